@@ -1,0 +1,59 @@
+# tandem: make help lists the targets.
+SHELL := /bin/bash
+GO ?= go
+BIN := bin/tandem
+STACK := deploy/local/stack.sh
+export TANDEM_STATE ?= $(CURDIR)/.state
+# The connection settings of the local stack, for the integration tests.
+export TANDEM_TEST_PG_DSN ?= postgres://tandem:tandem@127.0.0.1:55432/tandem
+export TANDEM_TEST_MYSQL_DSN ?= tandem:tandem@tcp(127.0.0.1:53306)/tandem
+export TANDEM_TEST_KAFKA ?= 127.0.0.1:59092
+export TANDEM_TEST_REGISTRY ?= http://127.0.0.1:58081/apis/ccompat/v7
+STATICCHECK_VERSION := v0.8.2
+
+.PHONY: help build test unit integration up down status demo bench lint docs clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+build: ## build bin/tandem
+	$(GO) build -o $(BIN) ./cmd/tandem
+
+test: up ## start the local stack, then run unit and integration tests
+	$(MAKE) --no-print-directory unit integration
+
+unit: ## unit tests only (no services needed)
+	$(GO) test -race -count=1 ./...
+
+integration: ## integration tests against the running local stack
+	$(GO) test -tags integration -count=1 -p 1 -timeout 25m -run 'Integration' ./...
+
+up: ## install what is missing and start PostgreSQL, MariaDB, Kafka and the registry
+	bash $(STACK) up
+
+down: ## stop the local stack
+	bash $(STACK) down
+
+status: ## show the local stack
+	bash $(STACK) status
+
+demo: build up ## set up everything and run the demo (not finished yet: runs tandem check)
+	@echo "make demo is not finished yet: the live sync demo comes with the end-to-end work."
+	@echo "For now it starts the local stack and checks every prerequisite:"
+	./$(BIN) check --config deploy/examples/local.yaml
+
+bench: ## run the benchmarks
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+lint: ## gofmt, go vet and staticcheck
+	@out="$$(gofmt -l .)"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) vet -tags integration ./...
+	@command -v staticcheck >/dev/null || GOFLAGS= $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	"$$(command -v staticcheck || echo $$($(GO) env GOPATH)/bin/staticcheck)" ./...
+
+docs: build ## regenerate the configuration reference in README.md
+	@./$(BIN) config reference > .state.ref.md && python3 -c 'import re,sys; r=open("README.md").read(); ref=open(".state.ref.md").read(); s="<!-- config-reference:start -->\n"; e="<!-- config-reference:end -->"; i=r.index(s)+len(s); j=r.index(e); open("README.md","w").write(r[:i]+ref+r[j:])' && rm -f .state.ref.md
+
+clean: ## remove build output (not the stack's state)
+	rm -rf bin
