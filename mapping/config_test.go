@@ -90,7 +90,9 @@ func TestBadConfigs(t *testing.T) {
 	}{
 		{
 			name: "unknown key",
-			edit: func(s string) string { return strings.Replace(s, "      server_id: 5401", "      server_id: 5401\n      severid: 3", 1) },
+			edit: func(s string) string {
+				return strings.Replace(s, "      server_id: 5401", "      server_id: 5401\n      severid: 3", 1)
+			},
 			want: []string{`tandem.yaml:7: systems.shop.capture.severid: unknown key "severid" (did you mean "server_id"?)`},
 		},
 		{
@@ -130,7 +132,9 @@ func TestBadConfigs(t *testing.T) {
 		},
 		{
 			name: "dsn and dsn_file",
-			edit: func(s string) string { return strings.Replace(s, "    dsn_file:", "    dsn: postgres://x@h/d\n    dsn_file:", 1) },
+			edit: func(s string) string {
+				return strings.Replace(s, "    dsn_file:", "    dsn: postgres://x@h/d\n    dsn_file:", 1)
+			},
 			want: []string{`tandem.yaml:11: systems.erp.dsn_file: give either dsn or dsn_file, not both (dsn is on line 10)`},
 		},
 		{
@@ -176,7 +180,9 @@ func TestBadConfigs(t *testing.T) {
 		},
 		{
 			name: "list where a mapping belongs",
-			edit: func(s string) string { return strings.Replace(s, "schema_registry:\n  url: http://127.0.0.1:58081/apis/ccompat/v7", "schema_registry: [a]", 1) },
+			edit: func(s string) string {
+				return strings.Replace(s, "schema_registry:\n  url: http://127.0.0.1:58081/apis/ccompat/v7", "schema_registry: [a]", 1)
+			},
 			want: []string{`tandem.yaml:20: schema_registry: expected a mapping of keys`},
 		},
 	}
