@@ -1,6 +1,7 @@
 package mapping
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"reflect"
@@ -76,14 +77,26 @@ func DefaultSystem() System {
 // if any, is a config.Problems listing every problem with file, line and key.
 func Load(file string, src []byte, env config.Env) (*Config, error) {
 	cfg := Default()
-	idx, err := config.Decode(file, src, env, cfg)
+	idx, decodeErr := config.Decode(file, src, env, cfg)
 	cfg.Index = idx
-	if err != nil {
-		return nil, err
+	var ps config.Problems
+	if decodeErr != nil && !errors.As(decodeErr, &ps) {
+		return nil, decodeErr
+	}
+	if len(ps) == 1 && ps[0].Path == "" {
+		return nil, ps // the YAML does not parse: nothing more to say
 	}
 	cfg.setDefaults()
-	if err := cfg.Validate(); err != nil {
-		return nil, idx.Locate(err)
+	var vs config.Problems
+	if err := cfg.Validate(); err != nil && errors.As(err, &vs) {
+		for _, p := range vs {
+			if !idx.Reported(p.Path) {
+				ps = append(ps, p)
+			}
+		}
+	}
+	if len(ps) > 0 {
+		return nil, idx.Locate(ps)
 	}
 	return cfg, nil
 }

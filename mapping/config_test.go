@@ -163,6 +163,21 @@ func TestBadConfigs(t *testing.T) {
 			},
 		},
 		{
+			name: "unknown keys, bad values and unset variables together, once each",
+			env:  testEnv(nil, map[string]string{"/run/secrets/erp_dsn": "postgres://u:p@h:5432/erp"}),
+			edit: func(s string) string {
+				s = strings.Replace(s, "kind: mysql", "kind: mysq", 1)
+				s = strings.Replace(s, "heartbeat: 30s", "heartbeat: 30s\n      slots: 2", 1)
+				return strings.Replace(s, "  partitions_x: 0\n", "", 1) + "kafka_extra: true\n"
+			},
+			want: []string{
+				`tandem.yaml:3: systems.shop.kind: "mysq" is not one of postgres, mysql`,
+				`tandem.yaml:4: systems.shop.dsn: environment variable SHOP_DSN is not set`,
+				`tandem.yaml:14: systems.erp.capture.slots: unknown key "slots" (did you mean "slot"?)`,
+				`tandem.yaml:23: kafka_extra: unknown key "kafka_extra"`,
+			},
+		},
+		{
 			name: "mysql needs server_id",
 			edit: func(s string) string { return strings.Replace(s, "      server_id: 5401\n", "", 1) },
 			want: []string{`tandem.yaml:5: systems.shop.capture.server_id: required for mysql systems: a number unique among the servers and replicas, e.g. 5401`},

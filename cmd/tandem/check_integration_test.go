@@ -236,13 +236,3 @@ func TestIntegrationCheckBadCredentialsAndPrivileges(t *testing.T) {
 		t.Errorf("mysql privileges fix: %s", fix)
 	}
 }
-
-func TestIntegrationCheckConfigErrorsExit2(t *testing.T) {
-	cfg := writeConfig(t, "systems:\n  shop:\n    kind: mysq\n    dsn: x\n")
-	out, code := runTandem(t, "config", "validate", "--config", cfg)
-	if code != 2 {
-		t.Fatalf("exit %d, want 2:\n%s", code, out)
-	}
-	want := filepath.Base(cfg)
-	_ = want
-}

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"runtime/debug"
 
@@ -76,17 +75,6 @@ func (g *globals) loadConfig() (*mapping.Config, error) {
 		cfg.Log.Format = g.logFormat
 	}
 	return cfg, nil
-}
-
-// logger builds the structured logger the config asks for, on stderr.
-func (g *globals) logger(c mapping.LogConfig) *slog.Logger {
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(c.Level))
-	opts := &slog.HandlerOptions{Level: level}
-	if c.Format == "text" {
-		return slog.New(slog.NewTextHandler(g.stderr, opts))
-	}
-	return slog.New(slog.NewJSONHandler(g.stderr, opts))
 }
 
 func newVersionCmd(g *globals) *cobra.Command {

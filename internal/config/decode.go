@@ -26,6 +26,7 @@ type Env struct {
 type Index struct {
 	File  string
 	lines map[string]int
+	bad   []string // paths Decode reported problems at
 }
 
 // Line returns the line of path, or of its nearest ancestor present in the
@@ -51,6 +52,9 @@ func (ix *Index) Has(path string) bool {
 // Locate fills in the file and line of every problem in err, sorted by line.
 // Errors that are not Problems come back unchanged.
 func (ix *Index) Locate(err error) error {
+	if err == nil {
+		return nil
+	}
 	var ps Problems
 	if !errors.As(err, &ps) {
 		return err
@@ -97,13 +101,27 @@ func Decode(file string, src []byte, env Env, out any) (*Index, error) {
 	}
 	w := walker{env: env, ix: ix}
 	w.walk(root.Content[0], reflect.TypeOf(out), "")
-	if len(w.problems) > 0 {
-		return ix, ix.Locate(w.problems)
-	}
+	// Keys with problems were taken out of the tree, so the rest still
+	// decodes and later validation can report its problems too.
 	if err := root.Content[0].Decode(out); err != nil {
-		return ix, ix.Locate(w.typeProblems(err))
+		w.problems = append(w.problems, w.typeProblems(err)...)
 	}
-	return ix, nil
+	for _, p := range w.problems {
+		ix.bad = append(ix.bad, p.Path)
+	}
+	return ix, ix.Locate(w.problems.Err())
+}
+
+// Reported says whether Decode already reported a problem at path, at one
+// of its ancestors or under it, so validation need not report it again.
+func (ix *Index) Reported(path string) bool {
+	for _, b := range ix.bad {
+		if b == path || strings.HasPrefix(path, b+".") || strings.HasPrefix(path, b+"[") ||
+			strings.HasPrefix(b, path+".") || strings.HasPrefix(b, path+"[") {
+			return true
+		}
+	}
+	return false
 }
 
 var yamlLineRE = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
@@ -132,7 +150,10 @@ var (
 	secretType   = reflect.TypeOf(Secret(""))
 )
 
-func (w *walker) walk(n *yaml.Node, t reflect.Type, path string) {
+// walk checks node n against type t at path. It returns false when n itself
+// is wrong (so the caller drops it from the tree); problems further down
+// have already been dropped there.
+func (w *walker) walk(n *yaml.Node, t reflect.Type, path string) bool {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
@@ -141,114 +162,148 @@ func (w *walker) walk(n *yaml.Node, t reflect.Type, path string) {
 	}
 	switch {
 	case n.Kind == yaml.ScalarNode:
-		w.scalar(n, path)
+		if !w.scalar(n, path) {
+			return false
+		}
 		if n.Tag == "!!null" {
-			return
+			return true
 		}
 		if t.Kind() == reflect.Struct || t.Kind() == reflect.Map || t.Kind() == reflect.Slice {
 			w.add(n.Line, path, fmt.Sprintf("expected %s, got the value %q", kindName(t), n.Value))
+			return false
 		}
 	case t.Kind() == reflect.Struct && t != durationType:
 		if n.Kind != yaml.MappingNode {
 			w.add(n.Line, path, "expected a mapping of keys")
-			return
+			return false
 		}
 		w.structFields(n, t, path)
 	case t.Kind() == reflect.Map:
 		if n.Kind != yaml.MappingNode {
 			w.add(n.Line, path, "expected a mapping of keys")
-			return
+			return false
 		}
+		kept := n.Content[:0:0]
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
 			p := Join(path, k.Value)
 			w.ix.lines[p] = k.Line
-			w.walk(v, t.Elem(), p)
+			if w.walk(v, t.Elem(), p) {
+				kept = append(kept, k, v)
+			}
 		}
+		n.Content = kept
 	case t.Kind() == reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
 			w.add(n.Line, path, "expected a list")
-			return
+			return false
 		}
+		kept := n.Content[:0:0]
 		for i, item := range n.Content {
 			p := fmt.Sprintf("%s[%d]", path, i)
 			w.ix.lines[p] = item.Line
-			w.walk(item, t.Elem(), p)
+			if w.walk(item, t.Elem(), p) {
+				kept = append(kept, item)
+			}
 		}
+		n.Content = kept
 	default:
 		w.add(n.Line, path, "expected a single value, got a "+nodeKind(n))
+		return false
 	}
+	return true
 }
 
 func (w *walker) structFields(n *yaml.Node, t reflect.Type, path string) {
 	fields := yamlFields(t)
 	seen := map[string]int{}
+	kept := n.Content[:0:0]
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
-		name := k.Value
-		p := Join(path, name)
-		w.ix.lines[p] = k.Line
-		f, ok := fields[name]
-		if !ok {
-			base, isFile := strings.CutSuffix(name, "_file")
-			if bf, has := fields[base]; isFile && has && bf.Type == secretType {
-				if line, dup := seen[base]; dup {
-					w.add(k.Line, p, fmt.Sprintf("give either %s or %s, not both (%s is on line %d)", base, name, base, line))
-					continue
-				}
-				seen[base] = k.Line
-				w.ix.lines[Join(path, base)] = k.Line
-				w.secretFile(k, v, base, p)
-				continue
-			}
-			w.add(k.Line, p, unknownKey(name, fields))
-			continue
+		if w.structField(fields, seen, k, v, path) {
+			kept = append(kept, k, v)
 		}
-		if line, dup := seen[name]; dup {
-			w.add(k.Line, p, fmt.Sprintf("give either %s or %s_file, not both (line %d)", name, name, line))
-			continue
-		}
-		seen[name] = k.Line
-		w.walk(v, f.Type, p)
 	}
+	n.Content = kept
+}
+
+// structField checks one key of a struct's mapping. It returns false when
+// the key must be dropped from the tree.
+func (w *walker) structField(fields map[string]field, seen map[string]int, k, v *yaml.Node, path string) bool {
+	name := k.Value
+	p := Join(path, name)
+	w.ix.lines[p] = k.Line
+	f, ok := fields[name]
+	if !ok {
+		base, isFile := strings.CutSuffix(name, "_file")
+		bf, has := fields[base]
+		if !isFile || !has || bf.Type != secretType {
+			w.add(k.Line, p, unknownKey(name, fields))
+			return false
+		}
+		basePath := Join(path, base)
+		if line, dup := seen[base]; dup {
+			w.add(k.Line, p, fmt.Sprintf("give either %s or %s, not both (%s is on line %d)", base, name, base, line))
+			w.ix.bad = append(w.ix.bad, basePath)
+			return false
+		}
+		seen[base] = k.Line
+		w.ix.lines[basePath] = k.Line
+		if !w.secretFile(k, v, base, p) {
+			w.ix.bad = append(w.ix.bad, basePath)
+			return false
+		}
+		return true
+	}
+	if line, dup := seen[name]; dup {
+		w.add(k.Line, p, fmt.Sprintf("give either %s or %s_file, not both (line %d)", name, name, line))
+		return false
+	}
+	seen[name] = k.Line
+	return w.walk(v, f.Type, p)
 }
 
 // secretFile replaces "<base>_file: PATH" by "<base>: <contents of PATH>".
-func (w *walker) secretFile(k, v *yaml.Node, base, path string) {
+func (w *walker) secretFile(k, v *yaml.Node, base, path string) bool {
 	if v.Kind != yaml.ScalarNode {
 		w.add(v.Line, path, "expected a file path")
-		return
+		return false
 	}
-	w.scalar(v, path)
+	if !w.scalar(v, path) {
+		return false
+	}
 	if w.env.ReadFile == nil {
 		w.add(v.Line, path, "reading secret files is not available here")
-		return
+		return false
 	}
 	data, err := w.env.ReadFile(v.Value)
 	if err != nil {
 		w.add(v.Line, path, fmt.Sprintf("cannot read secret file: %v", err))
-		return
+		return false
 	}
 	k.Value = base
 	v.Value = strings.TrimRight(string(data), "\r\n")
 	v.Tag = "!!str"
 	v.Style = yaml.DoubleQuotedStyle
+	return true
 }
 
-// scalar expands ${NAME} references in a scalar node in place.
-func (w *walker) scalar(n *yaml.Node, path string) {
+// scalar expands ${NAME} references in a scalar node in place, and reports
+// whether that worked.
+func (w *walker) scalar(n *yaml.Node, path string) bool {
 	if !strings.Contains(n.Value, "$") {
-		return
+		return true
 	}
 	out, err := Expand(n.Value, w.env.Lookup)
 	if err != nil {
 		w.add(n.Line, path, err.Error())
-		return
+		return false
 	}
 	n.Value = out
 	if n.Style == 0 || n.Style == yaml.FlowStyle {
 		n.Tag = "" // let the expanded plain value resolve to int, bool, ...
 	}
+	return true
 }
 
 var lineMsgRE = regexp.MustCompile(`^line (\d+): (.*)$`)
