@@ -80,3 +80,113 @@ stop_pidfile() {
   done
   rm -f "$pidfile"
 }
+
+is_root() { [ "$(id -u)" -eq 0 ]; }
+
+# child_alive PID -> 0 while PID runs. Unlike "kill -0" it is false for a
+# zombie, which is what a server that died during startup is until we exit.
+child_alive() {
+  local st; st="$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1)" || return 1
+  [ -n "$st" ] && [ "$st" != Z ]
+}
+
+# stop_pid PID SIGNAL TIMEOUT -> send SIGNAL, wait up to TIMEOUT s, then KILL
+stop_pid() {
+  local pid="$1" sig="$2" timeout="$3"
+  kill -"$sig" "$pid" 2>/dev/null || true
+  local deadline=$(( $(date +%s) + timeout ))
+  while child_alive "$pid"; do
+    if [ "$(date +%s)" -ge "$deadline" ]; then
+      log "pid $pid still running after ${timeout}s, sending SIGKILL"
+      kill -KILL "$pid" 2>/dev/null || true
+      break
+    fi
+    sleep 0.2
+  done
+}
+
+# without_service_start CMD... runs CMD (an apt install) while a policy-rc.d
+# that answers 101 ("action forbidden") is in place, so package scripts do not
+# start system services (the system cluster / server on the default port).
+# An existing policy-rc.d (Docker images ship one) is moved aside and put
+# back afterwards, also when CMD dies (EXIT trap). A lock serialises
+# concurrent installs (several service scripts started at once).
+POLICY_RC=/usr/sbin/policy-rc.d
+POLICY_RC_SAVED=/usr/sbin/policy-rc.d.tandem-saved
+POLICY_RC_MARK="# temporary, written by tandem deploy/local"
+restore_policy_rc() {
+  if [ -e "$POLICY_RC_SAVED" ]; then
+    mv -f "$POLICY_RC_SAVED" "$POLICY_RC"
+  elif grep -qxF "$POLICY_RC_MARK" "$POLICY_RC" 2>/dev/null; then
+    rm -f "$POLICY_RC"
+  fi
+}
+without_service_start() {
+  is_root || { "$@"; return; }
+  mkdir -p "$TANDEM_STATE"
+  local wss_lock wss_rc=0
+  exec {wss_lock}>"$TANDEM_STATE/.install.lock"
+  flock "$wss_lock"
+  # a run that was SIGKILLed mid-install may have left ours + the saved one
+  grep -qxF "$POLICY_RC_MARK" "$POLICY_RC" 2>/dev/null && restore_policy_rc
+  [ -e "$POLICY_RC" ] && mv -f "$POLICY_RC" "$POLICY_RC_SAVED"
+  printf '#!/bin/sh\n%s\nexit 101\n' "$POLICY_RC_MARK" >"$POLICY_RC"
+  chmod 755 "$POLICY_RC"
+  trap restore_policy_rc EXIT
+  "$@" || wss_rc=$?
+  restore_policy_rc
+  trap - EXIT
+  flock -u "$wss_lock"
+  exec {wss_lock}>&-
+  return "$wss_rc"
+}
+
+# ensure_os_user USER HOME -> creates the system user a server runs as, when
+# we are root and it does not exist yet.
+ensure_os_user() {
+  is_root || return 0
+  id -u "$1" >/dev/null 2>&1 && return 0
+  log "creating system user $1"
+  useradd --system --user-group --home-dir "$2" --no-create-home --shell /usr/sbin/nologin "$1"
+}
+
+# ensure_traversable USER DIR -> lets USER reach DIR. A server runs as an
+# unprivileged user, but the state folder is inside the repository, which
+# may sit below a directory that user cannot enter (a clone in /root, a CI
+# workspace with mode 0700, ...). For every such ancestor we add o+x:
+# "search" permission only, which lets other users pass through by exact
+# path but not list the directory. Moving state out of the repo instead
+# would break the "$TANDEM_STATE/<instance>" convention.
+ensure_traversable() {
+  is_root || return 0
+  local user="$1" d="" part
+  local IFS=/
+  for part in $2; do
+    [ -n "$part" ] || continue
+    d="$d/$part"
+    [ -d "$d" ] || break
+    if ! setpriv --reuid="$user" --regid="$user" --init-groups -- test -x "$d"; then
+      log "making $d traversable (chmod o+x) so the $user user can reach $2"
+      chmod o+x "$d"
+    fi
+  done
+}
+
+# settle_stale_server PIDFILE DATADIR -> after a crash or kill -9 the old
+# server may not be gone yet for a moment (an unreaped zombie, or backends
+# still exiting). Starting then fails on the lock file or shared memory, so
+# wait (at most 10 s) until the pid from the stale pid file is gone and no
+# process runs inside the data dir (servers chdir into it).
+settle_stale_server() {
+  local pidfile="$1" data="$2" old busy
+  [ -f "$pidfile" ] || return 0
+  old="$(cat "$pidfile" 2>/dev/null || true)"
+  for _ in $(seq 1 40); do
+    busy=""
+    if [ -n "$old" ] && [ -e "/proc/$old" ] && ! child_alive "$old"; then busy=1; fi
+    [ -n "$(find /proc/[0-9]*/cwd -maxdepth 0 -lname "$data" 2>/dev/null)" ] && busy=1
+    [ -z "$busy" ] && break
+    sleep 0.25
+  done
+  rm -f "$pidfile"
+}

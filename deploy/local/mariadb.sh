@@ -59,32 +59,8 @@ PORTFILE="$RUN/port"
 
 dsn() { printf 'tandem:tandem@tcp(127.0.0.1:%s)/tandem\n' "$1"; }
 
-is_root() { [ "$(id -u)" -eq 0 ]; }
-
 # The OS user that runs mariadbd and owns the instance folder.
 server_user() { if is_root; then echo "$MYSQL_OS_USER"; else id -un; fi; }
-
-# child_alive PID -> 0 while PID runs. Unlike "kill -0" it is false for a
-# zombie, which is what a server that died during startup is until we exit.
-child_alive() {
-  local st; st="$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1)" || return 1
-  [ -n "$st" ] && [ "$st" != Z ]
-}
-
-# stop_pid PID SIGNAL TIMEOUT -> send SIGNAL, wait up to TIMEOUT s, then KILL
-stop_pid() {
-  local pid="$1" sig="$2" timeout="$3"
-  kill -"$sig" "$pid" 2>/dev/null || true
-  local deadline=$(( $(date +%s) + timeout ))
-  while child_alive "$pid"; do
-    if [ "$(date +%s)" -ge "$deadline" ]; then
-      log "pid $pid still running after ${timeout}s, sending SIGKILL"
-      kill -KILL "$pid" 2>/dev/null || true
-      break
-    fi
-    sleep 0.2
-  done
-}
 
 # running_pid -> prints the pid of *our* mariadbd and returns 0, else 1.
 # Guards against a stale pid file whose pid now belongs to another process
@@ -104,44 +80,6 @@ mariadbd_pids() {
       mariadbd|mysqld) f="${f#/proc/}"; echo "${f%/comm}" ;;
     esac
   done
-}
-
-# without_service_start CMD... runs CMD (an apt install) while a policy-rc.d
-# that answers 101 ("action forbidden") is in place, so package scripts do not
-# start system services (the system cluster / server on the default port).
-# An existing policy-rc.d (Docker images ship one) is moved aside and put
-# back afterwards, also when CMD dies (EXIT trap). A lock serialises
-# concurrent installs (e.g. "make -j" running several service scripts).
-# NB: lib.sh's apt_install assigns the non-local variables p, missing, sudo
-# and stamp; do not use those names here.
-POLICY_RC=/usr/sbin/policy-rc.d
-POLICY_RC_SAVED=/usr/sbin/policy-rc.d.tandem-saved
-POLICY_RC_MARK="# temporary, written by tandem deploy/local"
-restore_policy_rc() {
-  if [ -e "$POLICY_RC_SAVED" ]; then
-    mv -f "$POLICY_RC_SAVED" "$POLICY_RC"
-  elif grep -qxF "$POLICY_RC_MARK" "$POLICY_RC" 2>/dev/null; then
-    rm -f "$POLICY_RC"
-  fi
-}
-without_service_start() {
-  is_root || { "$@"; return; }
-  mkdir -p "$TANDEM_STATE"
-  local wss_lock wss_rc=0
-  exec {wss_lock}>"$TANDEM_STATE/.install.lock"
-  flock "$wss_lock"
-  # a run that was SIGKILLed mid-install may have left ours + the saved one
-  grep -qxF "$POLICY_RC_MARK" "$POLICY_RC" 2>/dev/null && restore_policy_rc
-  [ -e "$POLICY_RC" ] && mv -f "$POLICY_RC" "$POLICY_RC_SAVED"
-  printf '#!/bin/sh\n%s\nexit 101\n' "$POLICY_RC_MARK" >"$POLICY_RC"
-  chmod 755 "$POLICY_RC"
-  trap restore_policy_rc EXIT
-  "$@" || wss_rc=$?
-  restore_policy_rc
-  trap - EXIT
-  flock -u "$wss_lock"
-  exec {wss_lock}>&-
-  return "$wss_rc"
 }
 
 # install_packages PKG... -> apt_install without starting services. Second
@@ -164,36 +102,6 @@ install_mariadb() {
     && command -v mariadb >/dev/null && return 0
   install_packages mariadb-server mariadb-client
   command -v mariadbd >/dev/null || [ -x /usr/sbin/mariadbd ] || die "mariadb-server installed but mariadbd is missing"
-}
-
-ensure_os_user() {
-  is_root || return 0
-  id -u "$MYSQL_OS_USER" >/dev/null 2>&1 && return 0
-  log "creating system user $MYSQL_OS_USER"
-  useradd --system --user-group --home-dir /nonexistent --no-create-home \
-    --shell /usr/sbin/nologin "$MYSQL_OS_USER"
-}
-
-# The server runs as the unprivileged mysql user, but the state folder is
-# inside the repository, which may sit below a directory that user cannot
-# enter (a clone in /root, a CI workspace with mode 0700, ...). For every
-# ancestor the mysql user cannot traverse we add o+x: "search" permission
-# only, which lets other users pass through by exact path but not list the
-# directory. The alternative (moving state out of the repo) would break the
-# "$TANDEM_STATE/<instance>" convention that tests and the Makefile rely on.
-ensure_traversable() {
-  is_root || return 0
-  local d="" part
-  local IFS=/
-  for part in $INST; do
-    [ -n "$part" ] || continue
-    d="$d/$part"
-    [ -d "$d" ] || break
-    if ! setpriv --reuid="$MYSQL_OS_USER" --regid="$MYSQL_OS_USER" --init-groups -- test -x "$d"; then
-      log "making $d traversable (chmod o+x) so the $MYSQL_OS_USER user can reach $INST"
-      chmod o+x "$d"
-    fi
-  done
 }
 
 init_datadir() {
@@ -275,25 +183,6 @@ CREATE DATABASE IF NOT EXISTS tandem;
 SQL
 }
 
-# settle_stale_server -> after a crash or kill -9 the old server may not be
-# gone yet for a moment (an unreaped zombie, or, for PostgreSQL, backends
-# still exiting). Starting then fails on the lock file / shared memory, so
-# wait (at most 10 s) until the pid from the stale pid file is gone and no
-# process runs inside our data dir (servers chdir into it).
-settle_stale_server() {
-  [ -f "$PIDFILE" ] || return 0
-  local old busy
-  old="$(cat "$PIDFILE" 2>/dev/null || true)"
-  for _ in $(seq 1 40); do
-    busy=""
-    if [ -n "$old" ] && [ -e "/proc/$old" ] && ! child_alive "$old"; then busy=1; fi
-    [ -n "$(find /proc/[0-9]*/cwd -maxdepth 0 -lname "$DATA" 2>/dev/null)" ] && busy=1
-    [ -z "$busy" ] && break
-    sleep 0.25
-  done
-  rm -f "$PIDFILE"
-}
-
 cmd_up() {
   local pid
   if pid="$(running_pid)"; then
@@ -302,13 +191,13 @@ cmd_up() {
     dsn "$port"
     return 0
   fi
-  settle_stale_server
+  settle_stale_server "$PIDFILE" "$DATA"
   case "$MARIADB_PORT" in ''|*[!0-9]*) die "MARIADB_PORT must be a number, got '$MARIADB_PORT'";; esac
   [ "$MARIADB_PORT" != 3306 ] || die "refusing to use 3306 (the system MariaDB/MySQL port)"
   port_open "$MARIADB_PORT" && die "127.0.0.1:$MARIADB_PORT is already in use by another process"
 
   install_mariadb
-  ensure_os_user
+  ensure_os_user "$MYSQL_OS_USER" /nonexistent
   instance_dir "$INSTANCE" >/dev/null
   # unix socket paths are limited to 107 bytes
   [ ${#SOCK} -le 100 ] || die "socket $SOCK is too long for a unix socket; set a shorter TANDEM_STATE"
@@ -316,7 +205,7 @@ cmd_up() {
   if is_root; then
     # hand the whole instance folder to the mysql user (cheap when done)
     find "$INST" ! -user "$MYSQL_OS_USER" -exec chown -h "$MYSQL_OS_USER:$MYSQL_OS_USER" {} +
-    ensure_traversable
+    ensure_traversable "$MYSQL_OS_USER" "$INST"
   fi
   chmod 700 "$DATA"
 
