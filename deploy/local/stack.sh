@@ -9,7 +9,7 @@
 #
 # Services: postgres (127.0.0.1:55432), mariadb (127.0.0.1:53306),
 # kafka (127.0.0.1:59092), registry (http://127.0.0.1:58081/apis/ccompat/v7).
-# The databases, Kafka and the registry start in parallel.
+# The databases start in parallel with the JVM services.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ALL=(postgres mariadb kafka registry)
@@ -34,9 +34,10 @@ EOT
 case "$verb" in
   up)
     mkdir -p "$TANDEM_STATE"
-    # Three lanes in parallel: the databases one after the other (apt and
-    # dpkg are not parallel-safe), Kafka, and the registry. Each lane's output
-    # goes to a log that is printed when the lane ends.
+    # Two lanes in parallel: the databases one after the other (apt and dpkg
+    # are not parallel-safe), and the JVM services one after the other (their
+    # Maven fetches share ~/.m2, which Maven 3.8 does not lock). Each lane's
+    # output goes to a log that is printed when the lane ends.
     lane() { local name="$1"; shift; for s in "$@"; do bash "$HERE/$s.sh" up || return 1; done; }
     pids=(); lanes=()
     start_lane() {
@@ -48,8 +49,7 @@ case "$verb" in
       pids+=($!); lanes+=("$name")
     }
     start_lane databases postgres mariadb
-    start_lane kafka kafka
-    start_lane registry registry
+    start_lane jvm kafka registry
     failed=()
     for i in "${!pids[@]}"; do
       wait "${pids[$i]}" || failed+=("${lanes[$i]}")
