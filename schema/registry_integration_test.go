@@ -4,6 +4,7 @@ package schema
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/big"
 	"testing"
@@ -124,5 +125,30 @@ func TestIntegrationAvroThroughKafka(t *testing.T) {
 	rec := native.(map[string]any)
 	if rec["id"] != int64(42) || rec["sku"] != "SKU-42" || rec["price"].(*big.Rat).Cmp(price) != 0 {
 		t.Fatalf("decoded %v, want id 42, SKU-42, price %s", rec, price.FloatString(8))
+	}
+}
+
+// TestIntegrationRegistryEnforcesBackward checks that the local registry
+// refuses a schema change that is not BACKWARD compatible and accepts one
+// that adds a nullable field with a default.
+func TestIntegrationRegistryEnforcesBackward(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	subject := fmt.Sprintf("tandem.it.compat.%d-value", time.Now().UnixNano())
+	v1 := `{"type":"record","name":"R","fields":[{"name":"a","type":"string"}]}`
+	required := `{"type":"record","name":"R","fields":[{"name":"a","type":"string"},{"name":"b","type":"long"}]}`
+	optional := `{"type":"record","name":"R","fields":[{"name":"a","type":"string"},{"name":"b","type":["null","long"],"default":null}]}`
+	id1, err := realRegistry().Register(ctx, subject, v1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = realRegistry().Register(ctx, subject, required)
+	var re *RegistryError
+	if !errors.As(err, &re) || re.Status != 409 {
+		t.Fatalf("adding a required field: err = %v, want HTTP 409", err)
+	}
+	id2, err := realRegistry().Register(ctx, subject, optional)
+	if err != nil || id2 == id1 {
+		t.Fatalf("adding a nullable field with a default: id %d, %v (v1 id %d)", id2, err, id1)
 	}
 }

@@ -169,6 +169,11 @@ cmd_up() {
   ) </dev/null >>"$LOGFILE" 2>&1 9>&- &
   echo $! > "$PIDFILE"
   await_ready || { stop_pidfile "$PIDFILE" 10; die "the registry did not start"; }
+  # tandem registers only BACKWARD-compatible schema changes; make the
+  # registry enforce it too (Apicurio's default global rule is NONE).
+  curl -fsS -X PUT -H 'Content-Type: application/vnd.schemaregistry.v1+json' \
+    --data '{"compatibility":"BACKWARD"}' "$BASE_URL/config" >/dev/null \
+    || die "could not set the global compatibility to BACKWARD"
   log "ready on 127.0.0.1:$REGISTRY_PORT (pid $(cat "$PIDFILE"), $(( $(date +%s) - t0 ))s); Confluent API:"
   echo "$BASE_URL"
 }
