@@ -5,19 +5,31 @@ import (
 	"net"
 	"regexp"
 	"strconv"
+	"time"
 
 	"github.com/tandem-sync/tandem/internal/config"
 )
 
 // Config is the Kafka section of the config file.
 type Config struct {
-	Brokers           []string   `yaml:"brokers" doc:"Bootstrap brokers, host:port."`
-	TopicPrefix       string     `yaml:"topic_prefix" doc:"First part of every topic name: <prefix>.<system>.<aggregate>."`
-	Partitions        int        `yaml:"partitions" doc:"Partitions of each topic tandem creates."`
-	ReplicationFactor int        `yaml:"replication_factor" doc:"Replication factor of each topic tandem creates; at most the number of brokers."`
-	ClientID          string     `yaml:"client_id" doc:"Kafka client id, shown in broker logs and quotas."`
-	TLS               TLSConfig  `yaml:"tls"`
-	SASL              SASLConfig `yaml:"sasl"`
+	Brokers           []string       `yaml:"brokers" doc:"Bootstrap brokers, host:port."`
+	TopicPrefix       string         `yaml:"topic_prefix" doc:"First part of every topic name: <prefix>.<system>.<aggregate>."`
+	Partitions        int            `yaml:"partitions" doc:"Partitions of each topic tandem creates."`
+	ReplicationFactor int            `yaml:"replication_factor" doc:"Replication factor of each topic tandem creates; at most the number of brokers."`
+	ClientID          string         `yaml:"client_id" doc:"Kafka client id, shown in broker logs and quotas."`
+	TLS               TLSConfig      `yaml:"tls"`
+	SASL              SASLConfig     `yaml:"sasl"`
+	Producer          ProducerConfig `yaml:"producer"`
+}
+
+// ProducerConfig tunes how captures write to Kafka. Writes always use
+// acks=all.
+type ProducerConfig struct {
+	BatchSize        int           `yaml:"batch_size" doc:"Most records in one produce request to one partition."`
+	BatchBytes       int           `yaml:"batch_bytes" doc:"Most bytes in one produce request to one partition."`
+	Linger           time.Duration `yaml:"linger" doc:"How long a partition waits to fill a batch before sending it."`
+	Compression      string        `yaml:"compression" doc:"none, gzip, snappy, lz4 or zstd."`
+	MaxInFlightBytes int           `yaml:"max_in_flight_bytes" doc:"Most bytes written but not yet acknowledged by Kafka; capture waits beyond it."`
 }
 
 // TLSConfig turns on TLS to the brokers.
@@ -44,6 +56,13 @@ func Default() Config {
 		Partitions:        6,
 		ReplicationFactor: 1,
 		ClientID:          "tandem",
+		Producer: ProducerConfig{
+			BatchSize:        2000,
+			BatchBytes:       1 << 20,
+			Linger:           5 * time.Millisecond,
+			Compression:      "lz4",
+			MaxInFlightBytes: 64 << 20,
+		},
 	}
 }
 
@@ -81,6 +100,7 @@ func (c Config) Validate() error {
 	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
 		ps.Add("tls", "cert_file and key_file must be given together")
 	}
+	ps.Merge("producer", c.Producer.Validate())
 	switch c.SASL.Mechanism {
 	case "":
 		if c.SASL.Username != "" || !c.SASL.Password.IsZero() {
@@ -96,6 +116,27 @@ func (c Config) Validate() error {
 	default:
 		msg, _ := config.OneOf(c.SASL.Mechanism, "plain", "scram-sha-256", "scram-sha-512")
 		ps.Add("sasl.mechanism", msg)
+	}
+	return ps.Err()
+}
+
+// Validate reports every problem in the producer settings at once.
+func (p ProducerConfig) Validate() error {
+	var ps config.Problems
+	if p.BatchSize < 1 {
+		ps.Add("batch_size", fmt.Sprintf("%d must be 1 or more", p.BatchSize))
+	}
+	if p.BatchBytes < 1024 {
+		ps.Add("batch_bytes", fmt.Sprintf("%d is too small; use 1024 or more", p.BatchBytes))
+	}
+	if p.Linger < 0 {
+		ps.Add("linger", "must not be negative")
+	}
+	if msg, ok := config.OneOf(p.Compression, "none", "gzip", "snappy", "lz4", "zstd"); !ok {
+		ps.Add("compression", msg)
+	}
+	if p.MaxInFlightBytes < p.BatchBytes {
+		ps.Add("max_in_flight_bytes", fmt.Sprintf("%d must be at least batch_bytes (%d)", p.MaxInFlightBytes, p.BatchBytes))
 	}
 	return ps.Err()
 }

@@ -1,0 +1,20 @@
+package publish
+
+import (
+	"context"
+
+	"github.com/tandem-sync/tandem/bus"
+	"github.com/tandem-sync/tandem/capture"
+)
+
+// Encoder turns captured transactions into Kafka records. schema.Serializer
+// implements it. Calls come from the publisher's single caller goroutine.
+type Encoder interface {
+	// Change encodes one change of the transaction tx.
+	Change(ctx context.Context, tx *capture.TxBegin, c *capture.Change) (bus.Record, error)
+	// Begin encodes the BEGIN record of tx for the transactions topic.
+	Begin(ctx context.Context, tx *capture.TxBegin) (bus.Record, error)
+	// End encodes the END record of tx, with its event count per table
+	// (qualified name -> count).
+	End(ctx context.Context, tx *capture.TxEnd, perTable map[string]int) (bus.Record, error)
+}
