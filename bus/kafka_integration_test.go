@@ -107,3 +107,34 @@ func TestIntegrationProduceConsume(t *testing.T) {
 		}
 	}
 }
+
+func TestIntegrationOffsetStore(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cfg := testConfig()
+	system := fmt.Sprintf("it%d", time.Now().UnixNano())
+	s, err := OpenOffsetStore(ctx, cfg, system)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if v, err := s.Load(ctx, "a"); err != nil || v != nil {
+		t.Fatalf("empty store Load = %q, %v", v, err)
+	}
+	for _, kv := range [][2]string{{"a", "1"}, {"b", "x"}, {"a", "2"}} {
+		if err := s.Save(ctx, kv[0], []byte(kv[1])); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s2, err := OpenOffsetStore(ctx, cfg, system)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	for k, want := range map[string]string{"a": "2", "b": "x", "c": ""} {
+		v, err := s2.Load(ctx, k)
+		if err != nil || string(v) != want {
+			t.Errorf("Load(%s) = %q, %v; want %q", k, v, err, want)
+		}
+	}
+}
