@@ -22,6 +22,7 @@ type Config struct {
 	Tables      []string      `yaml:"tables" doc:"Tables to capture, as schema.table (PostgreSQL) or database.table (MySQL/MariaDB)."`
 	Snapshot    string        `yaml:"snapshot" doc:"initial, never or when_needed (snapshot again when the stored log position is gone)."`
 	Heartbeat   time.Duration `yaml:"heartbeat" doc:"How often an idle source still moves its position, so the log does not pile up."`
+	ChunkRows   int           `yaml:"chunk_rows" doc:"Rows per snapshot chunk; a chunk is read, published and acknowledged as one unit, and an interrupted snapshot resumes after the last acknowledged chunk."`
 	Slot        string        `yaml:"slot" doc:"PostgreSQL: logical replication slot name. Default tandem_<system>."`
 	Publication string        `yaml:"publication" doc:"PostgreSQL: publication name. Default tandem_<system>."`
 	ServerID    uint32        `yaml:"server_id" doc:"MySQL/MariaDB: the replica server_id tandem uses; must differ from every server and replica in the topology."`
@@ -35,6 +36,7 @@ func Default() Config {
 	return Config{
 		Snapshot:  SnapshotInitial,
 		Heartbeat: 10 * time.Second,
+		ChunkRows: 10000,
 		Flavor:    "auto",
 	}
 }
@@ -71,6 +73,9 @@ func (c Config) Validate(kind string) error {
 	}
 	if msg, ok := config.OneOf(c.Snapshot, SnapshotInitial, SnapshotNever, SnapshotWhenNeeded); !ok {
 		ps.Add("snapshot", msg)
+	}
+	if c.ChunkRows < 1 {
+		ps.Add("chunk_rows", fmt.Sprintf("%d must be 1 or more", c.ChunkRows))
 	}
 	if c.Heartbeat < time.Second {
 		ps.Add("heartbeat", fmt.Sprintf("%s is too short; use 1s or more", c.Heartbeat))

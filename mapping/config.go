@@ -120,6 +120,9 @@ func (c *Config) setDefaults() {
 		if s.Capture.Heartbeat == 0 {
 			s.Capture.Heartbeat = d.Capture.Heartbeat
 		}
+		if s.Capture.ChunkRows == 0 {
+			s.Capture.ChunkRows = d.Capture.ChunkRows
+		}
 		if s.Capture.Flavor == "" {
 			s.Capture.Flavor = d.Capture.Flavor
 		}

@@ -45,6 +45,11 @@ type Options struct {
 	// server even without a request; default 10s.
 	StatusInterval time.Duration
 	Metrics        *Metrics
+	// Store keeps the snapshot's progress; without one an interrupted
+	// snapshot starts over.
+	Store Store
+	// Progress shows snapshot progress; default: logged.
+	Progress capture.Progress
 	// ReplicationParams are extra settings of the replication session, for
 	// example logical_decoding_work_mem, which decides when PostgreSQL
 	// starts streaming a large transaction before its commit.
@@ -61,11 +66,12 @@ type Reader struct {
 	types    *typeResolver
 	rels     map[uint32]*relation
 	spool    *spool
-	acked    atomic.Uint64 // highest LSN acked by the handler's side
-	sent     pglogrepl.LSN // last LSN reported to the server
-	statusAt time.Time     // when the last status was sent
-	inStream uint32        // xid of the streamed transaction being received, or 0
-	ckpt     string        // schema.table of the checkpoint table
+	acked    atomic.Uint64               // highest LSN acked by the handler's side
+	sent     pglogrepl.LSN               // last LSN reported to the server
+	statusAt time.Time                   // when the last status was sent
+	inStream uint32                      // xid of the streamed transaction being received, or 0
+	snap     atomic.Pointer[snapshotter] // set while a snapshot runs
+	ckpt     string                      // schema.table of the checkpoint table
 	dbName   string
 	tx       txState
 }
@@ -106,6 +112,9 @@ func New(opts Options) (*Reader, error) {
 	if opts.Metrics == nil {
 		opts.Metrics = NewMetrics(nil)
 	}
+	if opts.Progress == nil {
+		opts.Progress = &capture.LogProgress{Log: opts.Logger.With("system", opts.System)}
+	}
 	ckpt := opts.CheckpointTable
 	if !strings.Contains(ckpt, ".") {
 		ckpt = "public." + ckpt
@@ -131,6 +140,10 @@ func connParams(cfg *pgconn.Config, system string) {
 // Ack records that everything up to pos is durable downstream. The next
 // standby status update reports it to the server as flushed.
 func (r *Reader) Ack(pos capture.Position) {
+	if sp, ok := pos.(SnapshotPosition); ok {
+		r.ackSnapshot(sp)
+		return
+	}
 	l, ok := pos.(LSN)
 	if !ok {
 		return
@@ -186,7 +199,7 @@ func (r *Reader) run(ctx context.Context) error {
 	if err := r.ensurePublication(ctx); err != nil {
 		return err
 	}
-	start, err := r.ensureSlot(ctx)
+	start, err := r.prepareSlot(ctx)
 	if err != nil {
 		return err
 	}
@@ -210,6 +223,38 @@ func (r *Reader) run(ctx context.Context) error {
 	go func() { defer close(hbDone); r.heartbeats(hbCtx) }()
 	defer func() { stopHB(); <-hbDone }()
 	return r.receive(ctx)
+}
+
+// prepareSlot makes sure the slot exists, runs or resumes the initial
+// snapshot as configured, and returns the position to stream from.
+func (r *Reader) prepareSlot(ctx context.Context) (pglogrepl.LSN, error) {
+	st, err := r.loadSnapshotState(ctx)
+	if err != nil {
+		return 0, err
+	}
+	start, exists, err := r.existingSlot(ctx)
+	if err != nil {
+		return 0, err
+	}
+	slot := r.opts.Capture.Slot
+	switch {
+	case exists && st != nil && !st.Done && st.Slot == slot:
+		r.log.Info("resuming the interrupted snapshot", "slot", slot, "consistent_point", st.Consistent)
+		return start, r.snapshot(ctx, st, "")
+	case exists:
+		return start, nil
+	case r.opts.Capture.Snapshot == capture.SnapshotNever:
+		return r.createSlot(ctx)
+	}
+	cp, name, err := r.createSlotWithSnapshot(ctx)
+	if err != nil {
+		return 0, err
+	}
+	st = &snapshotState{Slot: slot, Consistent: cp.String(), Tables: map[string]*tableProgress{}}
+	if err := r.saveState(ctx, st); err != nil {
+		return 0, fmt.Errorf("system %s: save snapshot progress: %w", r.opts.System, err)
+	}
+	return cp, r.snapshot(ctx, st, name)
 }
 
 func (r *Reader) connect(ctx context.Context) error {

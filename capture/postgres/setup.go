@@ -108,39 +108,51 @@ func (r *Reader) checkTable(ctx context.Context, qualified string) error {
 	return nil
 }
 
-// ensureSlot returns the position to stream from: the confirmed position of
-// an existing slot, or the consistent point of a slot it creates. It never
+// existingSlot returns the confirmed position of the slot, and whether it
+// exists. A slot that cannot be used is an error naming the fix. It never
 // drops a slot.
-func (r *Reader) ensureSlot(ctx context.Context) (pglogrepl.LSN, error) {
+func (r *Reader) existingSlot(ctx context.Context) (pglogrepl.LSN, bool, error) {
 	name := r.opts.Capture.Slot
 	var plugin, walStatus string
 	var confirmed *string
 	err := r.catalog.QueryRow(ctx, `SELECT coalesce(plugin,''), coalesce(wal_status,''), confirmed_flush_lsn::text
 		FROM pg_replication_slots WHERE slot_name = $1 AND database = current_database()`, name).Scan(&plugin, &walStatus, &confirmed)
-	if err == nil {
-		switch {
-		case plugin != "pgoutput":
-			return 0, fmt.Errorf("system %s: slot %s uses plugin %q, not pgoutput; fix: choose another systems.%s.capture.slot", r.opts.System, name, plugin, r.opts.System)
-		case walStatus == "lost":
-			return 0, fmt.Errorf("system %s: slot %s is invalidated: PostgreSQL removed WAL it still needed, so changes were lost; fix: run tandem snapshot --system %s to re-create the slot and re-read the tables",
-				r.opts.System, name, r.opts.System)
-		case confirmed == nil:
-			return 0, fmt.Errorf("system %s: slot %s has no confirmed position", r.opts.System, name)
-		}
-		return pglogrepl.ParseLSN(*confirmed)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, false, nil
 	}
-	if !errors.Is(err, pgx.ErrNoRows) {
-		return 0, fmt.Errorf("system %s: read slot %s: %w", r.opts.System, name, err)
+	if err != nil {
+		return 0, false, fmt.Errorf("system %s: read slot %s: %w", r.opts.System, name, err)
 	}
+	switch {
+	case plugin != "pgoutput":
+		return 0, false, fmt.Errorf("system %s: slot %s uses plugin %q, not pgoutput; fix: choose another systems.%s.capture.slot", r.opts.System, name, plugin, r.opts.System)
+	case walStatus == "lost":
+		return 0, false, fmt.Errorf("system %s: slot %s is invalidated: PostgreSQL removed WAL it still needed, so changes were lost; fix: run tandem snapshot --system %s to re-create the slot and re-read the tables",
+			r.opts.System, name, r.opts.System)
+	case confirmed == nil:
+		return 0, false, fmt.Errorf("system %s: slot %s has no confirmed position", r.opts.System, name)
+	}
+	lsn, err := pglogrepl.ParseLSN(*confirmed)
+	return lsn, true, err
+}
+
+// createSlot creates the slot without a snapshot and returns its
+// consistent point.
+func (r *Reader) createSlot(ctx context.Context) (pglogrepl.LSN, error) {
+	name := r.opts.Capture.Slot
 	res, err := pglogrepl.CreateReplicationSlot(ctx, r.repl, name, "pgoutput",
 		pglogrepl.CreateReplicationSlotOptions{Mode: pglogrepl.LogicalReplication, SnapshotAction: "NOEXPORT_SNAPSHOT"})
 	if err != nil {
-		var pgErr *pgconn.PgError
-		if errors.As(err, &pgErr) && pgErr.Code == "53400" {
-			return 0, fmt.Errorf("system %s: create slot %s: all replication slots are in use; fix: ALTER SYSTEM SET max_replication_slots = <more>; then restart PostgreSQL", r.opts.System, name)
-		}
-		return 0, fmt.Errorf("system %s: create slot %s: %w", r.opts.System, name, err)
+		return 0, slotError(r.opts.System, name, err)
 	}
 	r.log.Info("created slot", "slot", name, "consistent_point", res.ConsistentPoint)
 	return pglogrepl.ParseLSN(res.ConsistentPoint)
+}
+
+func slotError(system, name string, err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "53400" {
+		return fmt.Errorf("system %s: create slot %s: all replication slots are in use; fix: ALTER SYSTEM SET max_replication_slots = <more>; then restart PostgreSQL", system, name)
+	}
+	return fmt.Errorf("system %s: create slot %s: %w", system, name, err)
 }

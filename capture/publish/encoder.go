@@ -9,6 +9,11 @@ import (
 
 // Encoder turns captured transactions into Kafka records. schema.Serializer
 // implements it. Calls come from the publisher's single caller goroutine.
+//
+// The publisher holds a returned record's Key, Value and Headers until Kafka
+// has acknowledged it, so an Encoder must not reuse their bytes. It may keep
+// nothing of a Change after the call (readers reuse them), nor the perTable
+// map passed to End.
 type Encoder interface {
 	// Change encodes one change of the transaction tx.
 	Change(ctx context.Context, tx *capture.TxBegin, c *capture.Change) (bus.Record, error)
