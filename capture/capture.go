@@ -110,8 +110,13 @@ func (c *Change) Changed() []int {
 // Handler receives what a Reader reads, in log order: TxBegin, its
 // Changes, TxEnd; and Heartbeats between transactions. Calls come from the
 // reader's Run goroutine, one at a time. A call may block to apply
-// backpressure. A handler must not keep a Change, its Table or its rows
-// after the call returns unless it copies them: readers reuse buffers.
+// backpressure. A handler must not keep a Change or its rows after the call
+// returns unless it copies them (readers reuse buffers); a *Table is never
+// modified once delivered, so keeping it is safe.
+//
+// An update that changes a row's key arrives as a delete of the old key
+// followed by an insert of the new one, so that each key's partition sees
+// its own history.
 // An error stops the reader's Run with that error.
 type Handler interface {
 	Begin(ctx context.Context, tx *TxBegin) error

@@ -59,21 +59,22 @@ type Options struct {
 // Reader reads a PostgreSQL database's changes from a logical replication
 // slot with pgoutput. See capture.Reader for the contract.
 type Reader struct {
-	opts     Options
-	log      *slog.Logger
-	repl     *pgconn.PgConn
-	catalog  *pgx.Conn
-	types    *typeResolver
-	rels     map[uint32]*relation
-	spool    *spool
-	acked    atomic.Uint64               // highest LSN acked by the handler's side
-	sent     pglogrepl.LSN               // last LSN reported to the server
-	statusAt time.Time                   // when the last status was sent
-	inStream uint32                      // xid of the streamed transaction being received, or 0
-	snap     atomic.Pointer[snapshotter] // set while a snapshot runs
-	ckpt     string                      // schema.table of the checkpoint table
-	dbName   string
-	tx       txState
+	opts      Options
+	log       *slog.Logger
+	repl      *pgconn.PgConn
+	catalog   *pgx.Conn
+	types     *typeResolver
+	rels      map[uint32]*relation
+	spool     *spool
+	acked     atomic.Uint64               // highest LSN acked by the handler's side
+	sent      pglogrepl.LSN               // last LSN reported to the server
+	statusAt  time.Time                   // when the last status was sent
+	inStream  uint32                      // xid of the streamed transaction being received, or 0
+	snap      atomic.Pointer[snapshotter] // set while a snapshot runs
+	streaming bool                        // START_REPLICATION succeeded
+	ckpt      string                      // schema.table of the checkpoint table
+	dbName    string
+	tx        txState
 }
 
 type relation struct {
@@ -156,7 +157,9 @@ func (r *Reader) Ack(pos capture.Position) {
 	}
 }
 
-// Close closes the connections. Call it after Run returns.
+// Close reports the last acked position to the server and closes the
+// connections. Call it after Run returns, and after the handler has
+// delivered its last acks.
 func (r *Reader) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -164,6 +167,11 @@ func (r *Reader) Close() error {
 		r.spool.close()
 	}
 	var errs []error
+	if r.repl != nil && r.streaming && !r.repl.IsClosed() {
+		if err := r.sendStatus(ctx, true); err != nil {
+			r.log.Warn("final status", "err", err)
+		}
+	}
 	if r.repl != nil {
 		errs = append(errs, r.repl.Close(ctx))
 	}
@@ -216,6 +224,7 @@ func (r *Reader) run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("start replication from slot %s: %w", r.opts.Capture.Slot, err)
 	}
+	r.streaming = true
 	r.log.Info("streaming", "slot", r.opts.Capture.Slot, "publication", r.opts.Capture.Publication, "from", start.String())
 
 	hbCtx, stopHB := context.WithCancel(ctx)
@@ -558,9 +567,30 @@ func (r *Reader) change(ctx context.Context, relID uint32, op capture.Op, before
 			return err
 		}
 	}
+	if op == capture.OpUpdate && c.Before != nil && keyChanged(t, c.Before, c.After) {
+		del := capture.Change{Op: capture.OpDelete, Table: t, Before: c.Before, Position: at, Seq: r.tx.seq}
+		r.tx.seq++
+		if err := r.opts.Handler.Change(ctx, &del); err != nil {
+			return err
+		}
+		c = capture.Change{Op: capture.OpInsert, Table: t, After: c.After, Position: at, Seq: r.tx.seq}
+	}
 	r.tx.seq++
 	r.opts.Metrics.Changes.WithLabelValues(r.opts.System).Inc()
 	return r.opts.Handler.Change(ctx, &c)
+}
+
+// keyChanged reports whether an update moved the row to another key.
+func keyChanged(t *capture.Table, before, after capture.Row) bool {
+	for i, col := range t.Columns {
+		if !col.Key || capture.IsUnchanged(before[i]) || capture.IsUnchanged(after[i]) {
+			continue
+		}
+		if !capture.Equal(before[i], after[i]) {
+			return true
+		}
+	}
+	return false
 }
 
 // row decodes a tuple into buf (reused across changes). Under the default

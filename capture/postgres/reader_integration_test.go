@@ -464,3 +464,21 @@ func TestIntegrationIdleSlotAdvances(t *testing.T) {
 		t.Errorf("changes captured from an idle table")
 	}
 }
+
+func TestIntegrationKeyChangeIsDeleteThenInsert(t *testing.T) {
+	h := startReader(t, []string{"public.it_rekey"},
+		`DROP TABLE IF EXISTS it_rekey`,
+		`CREATE TABLE it_rekey (id int PRIMARY KEY, v text)`)
+	sqlExec(t, h.conn, `INSERT INTO it_rekey VALUES (1, 'a')`, `UPDATE it_rekey SET id = 2, v = 'b' WHERE id = 1`)
+	tx := h.rec.waitTx(t, "it_rekey", 2)
+	if len(tx.changes) != 2 {
+		t.Fatalf("%d changes, want delete + insert", len(tx.changes))
+	}
+	d, c := tx.changes[0], tx.changes[1]
+	if d.Op != capture.OpDelete || d.Before[0] != int64(1) || c.Op != capture.OpInsert || c.After[0] != int64(2) || c.After[1] != "b" {
+		t.Fatalf("got %c %v then %c %v", d.Op, d.Before, c.Op, c.After)
+	}
+	if d.Seq != 0 || c.Seq != 1 || tx.end.Changes != 2 {
+		t.Errorf("seqs %d,%d end count %d", d.Seq, c.Seq, tx.end.Changes)
+	}
+}

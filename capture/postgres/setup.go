@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/tandem-sync/tandem/capture"
+	"github.com/tandem-sync/tandem/internal/config"
 )
 
 // CheckpointDDL creates the checkpoint table that tandem's sinks write as the
@@ -155,4 +156,13 @@ func slotError(system, name string, err error) error {
 		return fmt.Errorf("system %s: create slot %s: all replication slots are in use; fix: ALTER SYSTEM SET max_replication_slots = <more>; then restart PostgreSQL", system, name)
 	}
 	return fmt.Errorf("system %s: create slot %s: %w", system, name, err)
+}
+
+// ParseDSN returns the database name of a PostgreSQL DSN.
+func ParseDSN(dsn config.Secret) (string, error) {
+	cfg, err := pgconn.ParseConfig(dsn.Reveal())
+	if err != nil {
+		return "", errors.New("the DSN does not parse")
+	}
+	return cfg.Database, nil
 }

@@ -70,6 +70,7 @@ func newKafkaIO(cfg bus.Config) (kafkaIO, error) {
 			tr.CloseIdleConnections()
 			return err
 		},
+		StatsFn: w.Stats,
 	}, nil
 }
 

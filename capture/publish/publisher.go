@@ -59,6 +59,9 @@ type kafkaIO struct {
 	WriteFn func(ctx context.Context, topic string, partition int, msgs []kafka.Message) error
 	// CloseFn releases the writer; it may be nil.
 	CloseFn func() error
+	// StatsFn returns the kafka-go writer's counters since the last call;
+	// it may be nil. Tests use it to count produce requests.
+	StatsFn func() kafka.WriterStats
 }
 
 // Publisher writes a reader's transactions to Kafka and acks positions back
@@ -531,7 +534,7 @@ func (p *Publisher) advanceLocked() {
 	for t := p.head; t != nil && t.committed && t.outstanding == 0; t = p.head {
 		p.head = t.next
 		t.next = nil
-		if p.err == nil {
+		if p.err == nil && p.ackable == nil {
 			p.ackable = t.pos
 			moved = true
 		}

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/tandem-sync/tandem/bus"
@@ -83,6 +82,9 @@ type write struct {
 // ends); FailFn decides whether the nth call (from 1) to a lane fails.
 type fakeKafka struct {
 	FailFn func(l laneKey, n int) error
+	// Stubborn writes wait for their gate even after their ctx ends, like
+	// a produce request that is already on the wire.
+	Stubborn bool
 
 	mu      sync.Mutex
 	gates   map[laneKey]chan struct{}
@@ -110,7 +112,10 @@ func (f *fakeKafka) io() kafkaIO {
 			g := f.gates[l]
 			f.mu.Unlock()
 			var err error
-			if g != nil {
+			switch {
+			case g != nil && f.Stubborn:
+				<-g
+			case g != nil:
 				select {
 				case <-g:
 				case <-ctx.Done():
@@ -189,6 +194,9 @@ func newTestPublisher(t *testing.T, prod bus.ProducerConfig, fk *fakeKafka, enc 
 		Encoder: enc,
 		Ack:     acks.ack,
 		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
+		// Short, so that a failed test's cleanup does not hang on a
+		// closed gate.
+		DrainTimeout: 2 * time.Second,
 	}
 	p, err := newPublisher(opts, fk.io())
 	if err != nil {
@@ -273,10 +281,17 @@ func TestAcksInOrderWhenLanesCompleteOutOfOrder(t *testing.T) {
 			if got := acks.get(); len(got) != 0 {
 				t.Fatalf("acked %v before any change was written", got)
 			}
+			size := map[int]int{} // bytes of the record of each partition
+			gated := 0
+			for part := range 3 {
+				size[part] = len("data") + len(keyFor(t, part)) + len("t1/0")
+				gated += size[part]
+			}
 			for i, part := range tc.order {
 				fk.open(data(part))
+				gated -= size[part]
 				waitFor(t, "the write to settle", func() bool {
-					return len(fk.lanesWritten()[data(part)]) == 1 && p.inFlightBytes() == 8*(2-i)
+					return len(fk.lanesWritten()[data(part)]) == 1 && p.inFlightBytes() == gated
 				})
 				p.deliverAcks()
 				if got := acks.get(); !reflect.DeepEqual(got, tc.want[i]) {
@@ -290,9 +305,10 @@ func TestAcksInOrderWhenLanesCompleteOutOfOrder(t *testing.T) {
 func TestNothingAckedOrWrittenAfterFailure(t *testing.T) {
 	ctx := context.Background()
 	fk := newFakeKafka()
+	fk.Stubborn = true // a write in flight may still succeed after the failure
 	boom := errors.New("NOT_ENOUGH_REPLICAS")
 	fk.FailFn = func(l laneKey, n int) error {
-		if l == data(0) && n == 2 {
+		if l == data(0) && n == 1 {
 			return boom
 		}
 		return nil
@@ -307,50 +323,47 @@ func TestNothingAckedOrWrittenAfterFailure(t *testing.T) {
 	go func() { runErr <- p.Run(ctx) }()
 
 	k0, k1 := keyFor(t, 0), keyFor(t, 1)
-	// t1: one record to partition 0 (write 1 succeeds).
-	// t2: two records to partition 0 (write 2 fails; write 3 must never
-	//     happen) and one to partition 1 (its write is in flight when the
-	//     failure comes, and must not be followed by another).
-	// t3: one more to partition 1.
-	if err := tx(ctx, p, "t1", 1, k0); err != nil {
+	// t1: one record to partition 1, whose write is in flight when the
+	//     failure comes and succeeds after it: t1 is then complete, but
+	//     must not be acked.
+	// t2: two records to partition 0: the first write fails; the second
+	//     record must never be written.
+	// t3: one more record to partition 1, which must never be written.
+	if err := tx(ctx, p, "t1", 1, k1); err != nil {
 		t.Fatal(err)
 	}
-	if err := tx(ctx, p, "t2", 2, k0, k0, k1); err != nil {
+	if err := tx(ctx, p, "t2", 2, k0, k0); err != nil {
 		t.Fatal(err)
 	}
 	if err := tx(ctx, p, "t3", 3, k1); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the first write to partition 1", func() bool { return fk.callsTo(data(1)) == 1 })
+	waitFor(t, "the writes to start", func() bool { return fk.callsTo(data(0)) == 1 && fk.callsTo(data(1)) == 1 })
 	fk.open(data(0))
-
 	err := <-runErr
 	if !errors.Is(err, boom) || !strings.Contains(err.Error(), "write 1 records to data[0]") {
 		t.Fatalf("Run returned %v; want the wrapped write error", err)
 	}
-	// The handler now refuses more work.
+	fk.open(data(1))
+	waitFor(t, "the write in flight to finish", func() bool { return len(fk.lanesWritten()[data(1)]) == 1 })
+
+	// The handler refuses more work.
 	if err := tx(ctx, p, "t4", 4, k1); !errors.Is(err, boom) {
 		t.Fatalf("Begin after the failure returned %v, want the failure", err)
 	}
-	fk.open(data(1))
 	if err := p.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
 	p.deliverAcks()
 
-	if n := fk.callsTo(data(0)); n != 2 {
-		t.Errorf("partition 0 got %d writes; want 2 (none after the failed one)", n)
+	if n := fk.callsTo(data(0)); n != 1 {
+		t.Errorf("partition 0 got %d writes; want 1 (none after the failed one)", n)
 	}
 	if n := fk.callsTo(data(1)); n != 1 {
 		t.Errorf("partition 1 got %d writes; want 1 (none started after the failure)", n)
 	}
-	if got := fk.lanesWritten()[data(0)]; !reflect.DeepEqual(got, []string{"t1/0"}) {
-		t.Errorf("partition 0 holds %v; want [t1/0]", got)
-	}
-	for _, a := range acks.get() {
-		if a != pos(1) {
-			t.Errorf("acked %v; only pos1 was complete before the failure", a)
-		}
+	if got := acks.get(); len(got) != 0 {
+		t.Errorf("acked %v after the failure", got)
 	}
 }
 
@@ -362,9 +375,11 @@ func TestBackpressureBlocksAtTheCap(t *testing.T) {
 	enc.ChangeFn = func(_ context.Context, tx *capture.TxBegin, c *capture.Change) (bus.Record, error) {
 		return bus.Record{Topic: "data", Key: []byte(c.After[0].(string)), Value: fmt.Appendf(nil, "%s/%03d", tx.ID, c.Seq)}, nil
 	}
-	// BEGIN and END go to a lane of their own, and take no room.
+	// BEGIN and END go to a lane of their own, and take 1 byte.
 	enc.BeginFn = func(context.Context, *capture.TxBegin) (bus.Record, error) { return bus.Record{Topic: "t"}, nil }
-	enc.EndFn = func(context.Context, *capture.TxEnd, map[string]int) (bus.Record, error) { return bus.Record{Topic: "t"}, nil }
+	enc.EndFn = func(context.Context, *capture.TxEnd, map[string]int) (bus.Record, error) {
+		return bus.Record{Topic: "t"}, nil
+	}
 	k := keyFor(t, 0)
 	size := len("data") + len(k) + len("t1/000")
 	prod := producer()
@@ -378,6 +393,7 @@ func TestBackpressureBlocksAtTheCap(t *testing.T) {
 	if err := p.Begin(ctx, &capture.TxBegin{ID: "t1", Position: pos(1)}); err != nil {
 		t.Fatal(err)
 	}
+	waitFor(t, "BEGIN written", func() bool { return p.inFlightBytes() == 0 })
 	change := func(ctx context.Context, seq int) error {
 		return p.Change(ctx, &capture.Change{Op: capture.OpInsert, Table: items, After: capture.Row{k}, Seq: uint64(seq)})
 	}
@@ -454,6 +470,34 @@ func TestHeartbeatAckedAfterEarlierTransactions(t *testing.T) {
 	}
 }
 
+func TestOpenTransactionNotAcked(t *testing.T) {
+	// Every record of t1 so far is written, but its Commit has not come:
+	// it must not be acked, nor may the heartbeat-free FIFO lose it.
+	ctx := context.Background()
+	fk := newFakeKafka()
+	acks := &ackLog{}
+	p := newTestPublisher(t, producer(), fk, &fakeEncoder{}, acks)
+	if err := p.Begin(ctx, &capture.TxBegin{ID: "t1", Position: pos(1)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Change(ctx, &capture.Change{Op: capture.OpInsert, Table: items, After: capture.Row{"k"}}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "BEGIN and the change written", func() bool { return p.inFlightBytes() == 0 })
+	p.deliverAcks()
+	if got := acks.get(); len(got) != 0 {
+		t.Fatalf("acked %v before Commit", got)
+	}
+	if err := p.Commit(ctx, &capture.TxEnd{ID: "t1", Position: pos(1)}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "END written", func() bool { return p.inFlightBytes() == 0 })
+	p.deliverAcks()
+	if got := acks.get(); !reflect.DeepEqual(got, []capture.Position{pos(1)}) {
+		t.Fatalf("acks %v after Commit, want [pos1]", got)
+	}
+}
+
 func TestRunDeliversAcksInOrder(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	fk := newFakeKafka()
@@ -499,14 +543,39 @@ func TestRunDeliversAcksInOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	// 45 transactions of 2 changes; 90 BEGIN/END records.
-	if got := testutil.ToFloat64(p.m.records.WithLabelValues("data")); got != 90 {
-		t.Errorf("records_total{topic=data} = %v, want 90", got)
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
 	}
-	if got := testutil.ToFloat64(p.m.records.WithLabelValues("tx")); got != 90 {
-		t.Errorf("records_total{topic=tx} = %v, want 90", got)
+	got := map[string]float64{}
+	for _, f := range fams {
+		for _, m := range f.GetMetric() {
+			name := f.GetName()
+			for _, l := range m.GetLabel() {
+				name += "/" + l.GetValue()
+			}
+			switch {
+			case m.Counter != nil:
+				got[name] = m.Counter.GetValue()
+			case m.Gauge != nil:
+				got[name] = m.Gauge.GetValue()
+			case m.Histogram != nil:
+				got[name] = float64(m.Histogram.GetSampleCount())
+			}
+		}
 	}
-	if n, err := testutil.GatherAndCount(reg); err != nil || n < 6 {
-		t.Errorf("gathered %d metrics (%v); want the publisher's 6 families or more", n, err)
+	for name, want := range map[string]float64{
+		"tandem_publish_records_total/data": 90,
+		"tandem_publish_records_total/tx":   90,
+		"tandem_publish_in_flight_bytes":    0,
+		"tandem_publish_write_errors_total": 0,
+	} {
+		if v, ok := got[name]; !ok || v != want {
+			t.Errorf("%s = %v (present %v), want %v", name, v, ok, want)
+		}
+	}
+	if got["tandem_publish_batch_records"] < 1 || got["tandem_publish_bytes_total"] < 1 {
+		t.Errorf("batch histogram or bytes counter empty: %v", got)
 	}
 	if _, err := newPublisher(opts, fk.io()); err == nil {
 		t.Error("a second publisher on the same registry registered the same metrics")
@@ -577,6 +646,15 @@ func TestLargeTransactionStaysUnderTheCap(t *testing.T) {
 	fk.mu.Unlock()
 }
 
+// batches splits n records into batches of per, the last one shorter.
+func batches(n, per int) []int {
+	var out []int
+	for ; n > per; n -= per {
+		out = append(out, per)
+	}
+	return append(out, n)
+}
+
 func TestBatching(t *testing.T) {
 	// Linger is long, so only size, bytes and Close end a batch. Values
 	// are 10 bytes, records 4+len(key)+10 bytes.
@@ -590,7 +668,7 @@ func TestBatching(t *testing.T) {
 		want       []int
 	}{
 		{"by count", 100, 1 << 20, 250, []int{100, 100, 50}},
-		{"by bytes", 1000, 1024, 200, []int{1024 / size, 1024 / size, 200 - 2*(1024/size)}},
+		{"by bytes", 1000, 1024, 200, batches(200, 1024/size)},
 		{"short", 100, 1 << 20, 7, []int{7}},
 	}
 	for _, tc := range tests {
@@ -764,22 +842,26 @@ func TestPerTableCountsAndRouting(t *testing.T) {
 }
 
 func TestPartitionOfMatchesJavaClient(t *testing.T) {
-	// Partitions that Kafka's Java DefaultPartitioner
-	// (Utils.toPositive(Utils.murmur2(key)) % n) gives these keys.
+	// The Java client's default partition is
+	// (murmur2(key) & 0x7fffffff) % n; these murmur2 values are Java's
+	// (the vectors of librdkafka's rdmurmur2.c).
 	parts := make([]int, 100)
 	for i := range parts {
 		parts[i] = i
 	}
 	for _, tc := range []struct {
-		key  string
-		want int
+		key    string
+		murmur uint32
 	}{
-		// murmur2("") = 275646681, murmur2("a") = -1405925138 (Java int)
-		{"", 275646681 % 100},
-		{"a", (-1405925138 & 0x7fffffff) % 100},
+		{"kafka", 0xd067cf64},
+		{"giberish123456789", 0x8f552b0c},
+		{"1234", 0x9fc97b14},
+		{"4", 0x5a4b5ca1},
+		{"", 0x106e08d9},
 	} {
-		if got := partitionOf([]byte(tc.key), parts); got != tc.want {
-			t.Errorf("partitionOf(%q) = %d, want %d", tc.key, got, tc.want)
+		want := int((tc.murmur & 0x7fffffff) % 100)
+		if got := partitionOf([]byte(tc.key), parts); got != want {
+			t.Errorf("partitionOf(%q) = %d, want %d", tc.key, got, want)
 		}
 	}
 	if got := partitionOf(nil, parts); got != 0 {

@@ -21,10 +21,15 @@ type globals struct {
 	logFormat  string
 	stdout     io.Writer
 	stderr     io.Writer
+	// tty is the terminal for progress bars, when stderr is one.
+	tty *os.File
 }
 
 func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	g := &globals{stdout: stdout, stderr: stderr}
+	if f, ok := stderr.(*os.File); ok {
+		g.tty = f
+	}
 	root := &cobra.Command{
 		Use:   "tandem",
 		Short: "Keep a storefront database and an ERP database in step, both ways, through Kafka",
@@ -52,7 +57,7 @@ and prints the exact fix for each failure.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &exitError{code: exitBadUsage, err: fmt.Errorf("%w\nrun '%s --help' for usage", err, c.CommandPath())}
 	})
-	root.AddCommand(newCheckCmd(g), newConfigCmd(g), newVersionCmd(g))
+	root.AddCommand(newRunCmd(g), newCheckCmd(g), newConfigCmd(g), newVersionCmd(g))
 	return root
 }
 

@@ -1,0 +1,308 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"os"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/tandem-sync/tandem/bus"
+	"github.com/tandem-sync/tandem/capture"
+	cappg "github.com/tandem-sync/tandem/capture/postgres"
+	"github.com/tandem-sync/tandem/capture/publish"
+	"github.com/tandem-sync/tandem/mapping"
+	"github.com/tandem-sync/tandem/schema"
+)
+
+func newRunCmd(g *globals) *cobra.Command {
+	var (
+		systems   []string
+		withPprof bool
+		drain     time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Capture every configured system's changes to Kafka until interrupted",
+		Long: `Run the capture of each system in the config: read its change log, publish
+each row change as an Avro event on Kafka (registering schemas in the schema
+registry), and move the source's position only once Kafka has acknowledged
+every event up to it.
+
+On first start each system's slot is created and its tables are snapshotted
+(capture.snapshot: initial), with progress shown; an interrupted snapshot
+resumes after its last acknowledged chunk.
+
+Topics: <prefix>.<system>.<schema>.<table> (one per captured table, the raw
+row), <prefix>.<system>.transactions (BEGIN/END with counts) and
+<prefix>.<system>.offsets (compacted; positions and snapshot progress).
+
+On SIGINT or SIGTERM it stops reading, waits for Kafka to acknowledge what is
+in flight (at most --drain), reports the final position, and exits 0.
+
+Metrics are served at http://<http.listen>/metrics, health at /healthz.`,
+		Example: "  tandem run --config deploy/examples/local.yaml\n  tandem run -c tandem.yaml --system erp --pprof",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := g.loadConfig()
+			if err != nil {
+				return err
+			}
+			names, err := runnable(cfg, systems)
+			if err != nil {
+				return &exitError{code: exitBadUsage, err: err}
+			}
+			log := g.logger(cfg.Log)
+			return runCaptures(cmd.Context(), cfg, names, log, withPprof, drain, g.tty)
+		},
+	}
+	f := cmd.Flags()
+	f.StringSliceVar(&systems, "system", nil, "run only these systems (default: every system with captured tables)")
+	f.BoolVar(&withPprof, "pprof", false, "serve /debug/pprof on the http.listen address")
+	f.DurationVar(&drain, "drain", 30*time.Second, "on shutdown, how long to wait for Kafka to acknowledge what is in flight")
+	return cmd
+}
+
+// runnable picks the systems to run: those named, or every system that has
+// tables to capture.
+func runnable(cfg *mapping.Config, only []string) ([]string, error) {
+	var names []string
+	if len(only) > 0 {
+		for _, n := range only {
+			if _, ok := cfg.Systems[n]; !ok {
+				return nil, fmt.Errorf("--system %q is not in the config (systems: %s)", n, strings.Join(cfg.SystemNames(), ", "))
+			}
+		}
+		names = only
+	} else {
+		for _, n := range cfg.SystemNames() {
+			if len(cfg.Systems[n].Capture.Tables) > 0 {
+				names = append(names, n)
+			}
+		}
+	}
+	if len(names) == 0 {
+		return nil, errors.New("no system has tables to capture: list them under systems.<name>.capture.tables")
+	}
+	for _, n := range names {
+		if k := cfg.Systems[n].Kind; k != mapping.KindPostgres {
+			return nil, fmt.Errorf("system %s: capture of kind %s is not available in this version yet (only postgres); run the others with --system", n, k)
+		}
+	}
+	return names, nil
+}
+
+// logger builds the structured logger the config asks for, on stderr.
+func (g *globals) logger(c mapping.LogConfig) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "text" {
+		return slog.New(slog.NewTextHandler(g.stderr, opts))
+	}
+	return slog.New(slog.NewJSONHandler(g.stderr, opts))
+}
+
+// capturePipeline is one system's reader and publisher.
+type capturePipeline struct {
+	name   string
+	reader *cappg.Reader
+	pub    *publish.Publisher
+	store  *bus.OffsetStore
+}
+
+func runCaptures(ctx context.Context, cfg *mapping.Config, names []string, log *slog.Logger, withPprof bool, drain time.Duration, stderr *os.File) error {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	readerMetrics := cappg.NewMetrics(reg)
+	registry := schema.NewRegistry(cfg.Registry)
+	var healthy atomic.Bool
+
+	srv, err := serveHTTP(cfg.HTTP.Listen, reg, &healthy, withPprof, log)
+	if err != nil {
+		return err
+	}
+	if srv != nil {
+		defer srv.Close()
+	}
+
+	var pipes []*capturePipeline
+	for _, name := range names {
+		p, err := newPipeline(ctx, cfg, name, registry, reg, readerMetrics, log, stderr, drain)
+		if err != nil {
+			for _, q := range pipes {
+				q.close()
+			}
+			return err
+		}
+		pipes = append(pipes, p)
+	}
+	// Readers stop with ctx (the signal); publishers get their own context,
+	// cancelled only after they have drained, so the last acks still land.
+	pubCtx, stopPubs := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopPubs()
+	readers, rctx := errgroup.WithContext(ctx)
+	pubs := &errgroup.Group{}
+	failed := make(chan struct{})
+	var failOnce atomic.Bool
+	for _, p := range pipes {
+		pubs.Go(func() error {
+			err := p.pub.Run(pubCtx)
+			if err != nil && failOnce.CompareAndSwap(false, true) {
+				close(failed)
+			}
+			if err != nil {
+				return fmt.Errorf("system %s: publish: %w", p.name, err)
+			}
+			return nil
+		})
+		readers.Go(func() error {
+			// a failed publisher stops its reader too
+			rc, cancel := context.WithCancel(rctx)
+			defer cancel()
+			go func() {
+				select {
+				case <-failed:
+					cancel()
+				case <-rc.Done():
+				}
+			}()
+			if err := p.reader.Run(rc); err != nil {
+				return err
+			}
+			return nil
+		})
+	}
+	healthy.Store(true)
+	log.Info("running", "systems", names)
+	readErr := readers.Wait()
+	healthy.Store(false)
+	log.Info("stopping: draining what Kafka has not acknowledged yet", "timeout", drain.String())
+	for _, p := range pipes {
+		if err := p.pub.Close(); err != nil {
+			log.Warn("drain", "system", p.name, "err", err)
+		}
+	}
+	stopPubs()
+	pubErr := pubs.Wait()
+	for _, p := range pipes {
+		p.close()
+	}
+	if err := errors.Join(readErr, pubErr); err != nil {
+		return err
+	}
+	log.Info("stopped cleanly")
+	return nil
+}
+
+func newPipeline(ctx context.Context, cfg *mapping.Config, name string, registry *schema.Registry,
+	reg prometheus.Registerer, readerMetrics *cappg.Metrics, log *slog.Logger, stderr *os.File, drain time.Duration) (*capturePipeline, error) {
+	sys := cfg.Systems[name]
+	store, err := bus.OpenOffsetStore(ctx, cfg.Kafka, name)
+	if err != nil {
+		return nil, fmt.Errorf("system %s: offsets topic: %w", name, err)
+	}
+	db, err := databaseName(sys)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	ser, err := schema.NewSerializer(registry, schema.SerializerOptions{
+		System: name, Connector: sys.Kind, Database: db, TopicPrefix: cfg.Kafka.TopicPrefix,
+	})
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	p := &capturePipeline{name: name, store: store}
+	p.pub, err = publish.New(publish.Options{
+		Kafka:        cfg.Kafka,
+		Encoder:      ser,
+		Ack:          func(pos capture.Position) { p.reader.Ack(pos) },
+		Logger:       log.With("system", name),
+		Registerer:   prometheus.WrapRegistererWith(prometheus.Labels{"system": name}, reg),
+		DrainTimeout: drain,
+	})
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	p.reader, err = cappg.New(cappg.Options{
+		System: name, DSN: sys.DSN, Capture: sys.Capture, CheckpointTable: sys.CheckpointTable,
+		Handler: p.pub, Logger: log, Store: store, Progress: newProgress(stderr, log.With("system", name)),
+		Metrics: readerMetrics,
+	})
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	return p, nil
+}
+
+func (p *capturePipeline) close() {
+	if p.reader != nil {
+		p.reader.Close()
+	}
+	if p.store != nil {
+		p.store.Close()
+	}
+}
+
+func databaseName(sys *mapping.System) (string, error) {
+	if sys.Kind != mapping.KindPostgres {
+		return "", fmt.Errorf("system %s: kind %s", sys.Name, sys.Kind)
+	}
+	c, err := cappg.ParseDSN(sys.DSN)
+	if err != nil {
+		return "", fmt.Errorf("system %s: %w", sys.Name, err)
+	}
+	return c, nil
+}
+
+// serveHTTP starts the metrics and health listener, or returns nil when
+// listen is empty.
+func serveHTTP(listen string, reg *prometheus.Registry, healthy *atomic.Bool, withPprof bool, log *slog.Logger) (*http.Server, error) {
+	if listen == "" {
+		return nil, nil
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		if healthy.Load() {
+			fmt.Fprintln(w, "ok")
+			return
+		}
+		http.Error(w, "not running", http.StatusServiceUnavailable)
+	})
+	if withPprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return nil, fmt.Errorf("http.listen %s: %w (is another tandem running? set http.listen to a free address, or empty to turn it off)", listen, err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("http listener", "err", err)
+		}
+	}()
+	log.Info("http listening", "addr", ln.Addr().String(), "pprof", withPprof)
+	return srv, nil
+}
