@@ -121,6 +121,15 @@ func (c Config) EnsureTopics(ctx context.Context, configs map[string]string, top
 	if err != nil {
 		return err
 	}
+	defer closeIdle(client)
+	return c.EnsureTopicsWith(ctx, client, configs, topics...)
+}
+
+// EnsureTopicsWith is EnsureTopics through client. A writer that shares
+// client's transport can write to a topic it creates at once: the
+// transport's metadata cache learns of the topics it creates, where it
+// would otherwise see a new topic only at its next refresh.
+func (c Config) EnsureTopicsWith(ctx context.Context, client *kafka.Client, configs map[string]string, topics ...string) error {
 	entries := make([]kafka.ConfigEntry, 0, len(configs))
 	for k, v := range configs {
 		entries = append(entries, kafka.ConfigEntry{ConfigName: k, ConfigValue: v})
@@ -153,7 +162,17 @@ func (c Config) metadata(ctx context.Context) (*kafka.MetadataResponse, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer closeIdle(client)
 	return client.Metadata(ctx, &kafka.MetadataRequest{})
+}
+
+// closeIdle releases what a one-off client's transport holds: its
+// connections and the goroutine that refreshes its metadata cache, which a
+// kafka.Transport otherwise keeps for the life of the process.
+func closeIdle(client *kafka.Client) {
+	if t, ok := client.Transport.(*kafka.Transport); ok {
+		t.CloseIdleConnections()
+	}
 }
 
 func brokerAddr(b kafka.Broker) string {

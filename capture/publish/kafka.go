@@ -57,7 +57,7 @@ func newKafkaIO(cfg bus.Config) (kafkaIO, error) {
 	meta := &kafka.Client{Addr: w.Addr, Transport: tr, Timeout: 30 * time.Second}
 	return kafkaIO{
 		PartitionsFn: func(ctx context.Context, topic string) (int, error) {
-			if err := cfg.EnsureTopics(ctx, nil, topic); err != nil {
+			if err := cfg.EnsureTopicsWith(ctx, meta, nil, topic); err != nil {
 				return 0, err
 			}
 			return waitForTopic(ctx, meta, topic)
@@ -75,9 +75,11 @@ func newKafkaIO(cfg bus.Config) (kafkaIO, error) {
 }
 
 // waitForTopic waits until topic, with all its partitions led, is in the
-// metadata that the writer's transport caches (it refreshes it every few
-// seconds), and returns its partition count. The writer fails, without
-// retrying, a write to a topic missing from that cache.
+// metadata that the writer's transport caches, and returns its partition
+// count. The writer fails, without retrying, a write to a topic missing
+// from that cache. A topic created through the transport is there at once;
+// one that already existed is there since the cache's last refresh (every
+// few seconds).
 func waitForTopic(ctx context.Context, client *kafka.Client, topic string) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, topicWait)
 	defer cancel()

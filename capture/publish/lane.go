@@ -99,13 +99,18 @@ func (p *Publisher) runLane(l *lane) {
 		n := len(l.msgs)
 		clear(l.msgs)
 		if err != nil {
-			p.m.writeErrors.Inc()
+			// A write cancelled because the publisher stopped is no
+			// write error of its own.
+			cancelled := errors.Is(err, context.Canceled) && p.writeCtx.Err() != nil
+			if !cancelled {
+				p.m.writeErrors.Inc()
+			}
 			werr := fmt.Errorf("write %d records to %s[%d]: %w", n, l.key.topic, l.key.partition, err)
-			if !p.fail(werr) && !errors.Is(err, context.Canceled) {
-				// The first failure is returned by Run; later ones
+			if !p.fail(werr) && !cancelled {
+				// The first failure is returned by Run; a later one
 				// would be lost without this line.
 				p.log.Warn("write failed after the publisher stopped", "topic", l.key.topic,
-					"partition", l.key.partition, "records", n, "error", err)
+					"partition", l.key.partition, "records", n, "err", err)
 			}
 			clear(l.batch)
 			return

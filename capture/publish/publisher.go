@@ -34,8 +34,9 @@ type Options struct {
 	// Ack is the reader's Ack. The publisher calls it with TxEnd and
 	// Heartbeat positions, in delivery order, from one goroutine at a time.
 	Ack func(capture.Position)
-	// Logger receives one line per failure and, at debug, one per batch.
-	// Nil means slog.Default().
+	// Logger receives a line per topic when it is first used, a warning
+	// for a failed write other than the one Run returns, and at debug a
+	// line per batch. Nil means slog.Default().
 	Logger *slog.Logger
 	// Registerer receives the publisher's metrics; nil registers none. Two
 	// publishers in one registry need distinct labels: wrap it with
@@ -80,15 +81,20 @@ type kafkaIO struct {
 // Acks: each transaction (and each heartbeat) is a node in a FIFO, with the
 // number of its records not yet written. A transaction is complete once its
 // Commit has been seen and all its records (BEGIN, changes and END) have
-// been written. Run calls Options.Ack with the position of the newest
-// transaction or heartbeat such that it and everything before it is
-// complete. Acks are coalesced: when several complete at once only the last
-// position is passed, which acks everything before it.
+// been written. Run (and Close, for the last one) calls Options.Ack with the
+// position of the newest transaction or heartbeat such that it and
+// everything before it is complete. Acks are coalesced: when several
+// complete at once only the last position is passed, which acks everything
+// before it. Ack calls never overlap, and none starts after the first
+// failure.
 //
 // Concurrency: the Handler methods must be called from one goroutine at a
-// time (the reader's Run goroutine); they may block. Run and Close may be
-// called from other goroutines. Lanes run on goroutines that the publisher
-// owns; Close waits for them.
+// time (the reader's Run goroutine); Begin, Change and Commit may block on
+// the in-flight cap, and the first record of a new topic blocks while the
+// topic is created. Run and Close may be called from other goroutines, and
+// Close while Run runs. Lanes run on goroutines that the publisher owns
+// (one per partition written to, for the publisher's life); Close waits
+// for them.
 type Publisher struct {
 	enc   Encoder
 	ack   func(capture.Position)
@@ -534,7 +540,7 @@ func (p *Publisher) advanceLocked() {
 	for t := p.head; t != nil && t.committed && t.outstanding == 0; t = p.head {
 		p.head = t.next
 		t.next = nil
-		if p.err == nil && p.ackable == nil {
+		if p.err == nil {
 			p.ackable = t.pos
 			moved = true
 		}

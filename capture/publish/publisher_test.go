@@ -528,8 +528,15 @@ func TestRunDeliversAcksInOrder(t *testing.T) {
 		}
 	}
 	var last pos
+	timeout := time.After(20 * time.Second) // a bound on the wait, not an assertion on timing
 	for last != 50 {
-		a := (<-acks.ch).(pos)
+		var a pos
+		select {
+		case got := <-acks.ch:
+			a = got.(pos)
+		case <-timeout:
+			t.Fatalf("no ack of pos50; last %v", last)
+		}
 		if a <= last {
 			t.Fatalf("ack %v after %v", a, last)
 		}
