@@ -42,8 +42,9 @@ demo: build up ## set up everything and run the demo (not finished yet: runs tan
 	@echo "For now it starts the local stack and checks every prerequisite:"
 	./$(BIN) check --config deploy/examples/local.yaml
 
-bench: ## run the benchmarks
+bench: up ## run the benchmarks (unit benchmarks, then capture throughput against the local stack)
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) test -tags integration -run '^$$' -bench . -benchtime 3x -timeout 20m ./cmd/tandem/
 
 lint: ## gofmt, go vet and staticcheck
 	@out="$$(gofmt -l .)"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

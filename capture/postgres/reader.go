@@ -50,6 +50,9 @@ type Options struct {
 	Store Store
 	// Progress shows snapshot progress; default: logged.
 	Progress capture.Progress
+	// StopAfterSnapshot makes Run return once the initial snapshot is
+	// durable, without streaming (tandem snapshot).
+	StopAfterSnapshot bool
 	// ReplicationParams are extra settings of the replication session, for
 	// example logical_decoding_work_mem, which decides when PostgreSQL
 	// starts streaming a large transaction before its commit.
@@ -213,6 +216,9 @@ func (r *Reader) run(ctx context.Context) error {
 	}
 	r.acked.Store(uint64(start))
 	r.sent = start
+	if r.opts.StopAfterSnapshot {
+		return nil
+	}
 	err = pglogrepl.StartReplication(ctx, r.repl, r.opts.Capture.Slot, start, pglogrepl.StartReplicationOptions{
 		PluginArgs: []string{
 			"proto_version '2'",

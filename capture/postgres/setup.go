@@ -166,3 +166,49 @@ func ParseDSN(dsn config.Secret) (string, error) {
 	}
 	return cfg.Database, nil
 }
+
+// ErrHealthySlot is returned by ResetSlot for a usable slot without force.
+var ErrHealthySlot = errors.New("slot is healthy")
+
+// ResetSlot drops the system's slot and forgets its snapshot progress, so
+// that the next Run creates the slot again and snapshots every table. It
+// refuses a healthy slot unless force is set, and a slot in use always.
+// This is the explicit recovery from an invalidated slot; nothing else ever
+// drops a slot.
+func ResetSlot(ctx context.Context, opts Options, force bool) error {
+	cfg, err := pgx.ParseConfig(opts.DSN.Reveal())
+	if err != nil {
+		return fmt.Errorf("system %s: the DSN does not parse", opts.System)
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		detail, fix := ConnectFailure(err, cfg.User, cfg.Host, cfg.Port, cfg.Database, opts.System)
+		return fmt.Errorf("system %s: %s; fix: %s", opts.System, detail, fix)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	slot := opts.Capture.Slot
+	var walStatus string
+	var active bool
+	err = conn.QueryRow(ctx, `SELECT coalesce(wal_status, ''), active FROM pg_replication_slots
+		WHERE slot_name = $1 AND database = current_database()`, slot).Scan(&walStatus, &active)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+	case err != nil:
+		return fmt.Errorf("system %s: read slot %s: %w", opts.System, slot, err)
+	case active:
+		return fmt.Errorf("system %s: slot %s is in use; stop tandem run for this system first", opts.System, slot)
+	case walStatus != "lost" && !force:
+		return fmt.Errorf("system %s: %w: %s (wal_status %s); a new snapshot publishes every row again as op r; pass --force to do it anyway",
+			opts.System, ErrHealthySlot, slot, walStatus)
+	default:
+		if _, err := conn.Exec(ctx, "SELECT pg_drop_replication_slot($1)", slot); err != nil {
+			return fmt.Errorf("system %s: drop slot %s: %w", opts.System, slot, err)
+		}
+	}
+	if opts.Store != nil {
+		if err := opts.Store.Save(ctx, snapshotKey, nil); err != nil {
+			return fmt.Errorf("system %s: forget snapshot progress: %w", opts.System, err)
+		}
+	}
+	return nil
+}

@@ -57,7 +57,7 @@ and prints the exact fix for each failure.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &exitError{code: exitBadUsage, err: fmt.Errorf("%w\nrun '%s --help' for usage", err, c.CommandPath())}
 	})
-	root.AddCommand(newRunCmd(g), newCheckCmd(g), newConfigCmd(g), newVersionCmd(g))
+	root.AddCommand(newRunCmd(g), newSnapshotCmd(g), newCheckCmd(g), newConfigCmd(g), newVersionCmd(g))
 	return root
 }
 

@@ -45,7 +45,7 @@ log:
 }
 
 // startRun runs the captures in-process until the returned stop is called.
-func startRun(t *testing.T, cfgText string) (stop func() error) {
+func startRun(t testing.TB, cfgText string) (stop func() error) {
 	t.Helper()
 	cfg, err := mapping.Load("tandem.yaml", []byte(cfgText), config.Env{Lookup: os.LookupEnv, ReadFile: os.ReadFile})
 	if err != nil {
@@ -76,7 +76,7 @@ func startRun(t *testing.T, cfgText string) (stop func() error) {
 	return stop
 }
 
-func pgConn(t *testing.T) *pgx.Conn {
+func pgConn(t testing.TB) *pgx.Conn {
 	t.Helper()
 	conn, err := pgx.Connect(context.Background(), testenv.PostgresDSN())
 	if err != nil {
@@ -86,7 +86,7 @@ func pgConn(t *testing.T) *pgx.Conn {
 	return conn
 }
 
-func mustExec(t *testing.T, conn *pgx.Conn, stmts ...string) {
+func mustExec(t testing.TB, conn *pgx.Conn, stmts ...string) {
 	t.Helper()
 	for _, s := range stmts {
 		if _, err := conn.Exec(context.Background(), s); err != nil {
@@ -96,7 +96,7 @@ func mustExec(t *testing.T, conn *pgx.Conn, stmts ...string) {
 }
 
 // cleanupSystem drops the slot and publication of a test system.
-func cleanupSystem(t *testing.T, conn *pgx.Conn, system string) {
+func cleanupSystem(t testing.TB, conn *pgx.Conn, system string) {
 	t.Cleanup(func() {
 		deadline := time.Now().Add(15 * time.Second)
 		for {
@@ -112,7 +112,7 @@ func cleanupSystem(t *testing.T, conn *pgx.Conn, system string) {
 
 // waitStreaming waits until the system's slot is active: the snapshot is
 // done and changes now come from the stream.
-func waitStreaming(t *testing.T, conn *pgx.Conn, system string) {
+func waitStreaming(t testing.TB, conn *pgx.Conn, system string) {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
@@ -129,7 +129,7 @@ func waitStreaming(t *testing.T, conn *pgx.Conn, system string) {
 }
 
 // waitRecords waits until topic holds at least n records.
-func waitRecords(t *testing.T, topic string, n int64, within time.Duration) {
+func waitRecords(t testing.TB, topic string, n int64, within time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for testenv.TopicSize(t, topic) < n {
@@ -415,4 +415,21 @@ func TestIntegrationRunSchemaChangeAndToast(t *testing.T) {
 	if update["after"].(map[string]any)["body"] != nil {
 		t.Errorf("unchanged TOAST value carried a value: %v", update["after"].(map[string]any)["body"])
 	}
+}
+
+// readOps returns the decoded events of topic whose op is op.
+func readOps(t testing.TB, topic, op string) []map[string]any {
+	t.Helper()
+	dec := decoder()
+	var out []map[string]any
+	for _, m := range testenv.ReadTopic(t, topic) {
+		ev, _, err := dec.Decode(context.Background(), m.Value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev["op"] == op {
+			out = append(out, ev)
+		}
+	}
+	return out
 }
