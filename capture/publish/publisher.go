@@ -313,12 +313,7 @@ func (p *Publisher) Begin(ctx context.Context, tx *capture.TxBegin) error {
 	}
 	t := &txn{}
 	p.mu.Lock()
-	if p.tail == nil {
-		p.head = t
-	} else {
-		p.tail.next = t
-	}
-	p.tail = t
+	p.appendLocked(t)
 	p.mu.Unlock()
 	p.cur = t
 	p.perTable = map[string]int{}
@@ -383,12 +378,7 @@ func (p *Publisher) Heartbeat(ctx context.Context, pos capture.Position) error {
 	}
 	t := &txn{pos: pos, committed: true}
 	p.mu.Lock()
-	if p.tail == nil {
-		p.head = t
-	} else {
-		p.tail.next = t
-	}
-	p.tail = t
+	p.appendLocked(t)
 	p.advanceLocked()
 	p.mu.Unlock()
 	return nil
@@ -531,6 +521,16 @@ func (p *Publisher) written(items []item, bytes int) {
 	close(p.space)
 	p.space = make(chan struct{})
 	p.mu.Unlock()
+}
+
+// appendLocked adds t at the tail of the ack FIFO. p.mu must be held.
+func (p *Publisher) appendLocked(t *txn) {
+	if p.tail == nil {
+		p.head = t
+	} else {
+		p.tail.next = t
+	}
+	p.tail = t
 }
 
 // advanceLocked pops every complete transaction at the head of the FIFO and

@@ -115,26 +115,7 @@ ready() {
 
 # await_ready: polls ready() until the timeout; fails at once if the broker
 # process exits.
-await_ready() {
-  local deadline=$(( $(date +%s) + KAFKA_READY_TIMEOUT ))
-  until ready; do
-    # child_alive: a JVM that died is our zombie child until we exit.
-    if ! pid_alive "$PIDFILE" || ! child_alive "$(cat "$PIDFILE")"; then
-      log "the broker exited during start-up; last lines of $LOGFILE and $OUTFILE:"
-      tail -n 40 "$LOGFILE" >&2 2>/dev/null || true
-      tail -n 20 "$OUTFILE" >&2 2>/dev/null || true
-      rm -f "$PIDFILE"
-      return 1
-    fi
-    if [ "$(date +%s)" -ge "$deadline" ]; then
-      log "not ready after ${KAFKA_READY_TIMEOUT}s; last lines of $LOGFILE:"
-      tail -n 40 "$LOGFILE" >&2 2>/dev/null || true
-      tail -n 20 "$OUTFILE" >&2 2>/dev/null || true
-      return 1
-    fi
-    sleep 1
-  done
-}
+await_ready() { await_started broker "$KAFKA_READY_TIMEOUT" "$PIDFILE" "$LOGFILE" "$OUTFILE"; }
 
 cmd_up() {
   DIR="$(instance_dir "$INSTANCE")"

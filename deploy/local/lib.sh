@@ -190,3 +190,28 @@ settle_stale_server() {
   done
   rm -f "$pidfile"
 }
+
+# await_started WHAT TIMEOUT PIDFILE LOGFILE [MORE_LOG] -> polls the caller's
+# "ready" function until it succeeds. Fails, printing the log tails, when the
+# process in PIDFILE exits first (a JVM that died is our zombie child until
+# we exit, hence child_alive) or after TIMEOUT seconds.
+await_started() {
+  local what="$1" timeout="$2" pidfile="$3" logfile="$4" more="${5:-}"
+  local deadline=$(( $(date +%s) + timeout ))
+  until ready; do
+    if ! pid_alive "$pidfile" || ! child_alive "$(cat "$pidfile")"; then
+      log "the $what exited during start-up; last lines of $logfile ${more:+and $more}:"
+      tail -n 40 "$logfile" >&2 2>/dev/null || true
+      [ -n "$more" ] && tail -n 20 "$more" >&2 2>/dev/null
+      rm -f "$pidfile"
+      return 1
+    fi
+    if [ "$(date +%s)" -ge "$deadline" ]; then
+      log "not ready after ${timeout}s; last lines of $logfile:"
+      tail -n 40 "$logfile" >&2 2>/dev/null || true
+      [ -n "$more" ] && tail -n 20 "$more" >&2 2>/dev/null
+      return 1
+    fi
+    sleep 0.5
+  done
+}

@@ -114,24 +114,7 @@ http_code() { curl -s -o /dev/null -m 5 -w '%{http_code}' "$1" 2>/dev/null || tr
 ready() { [ "$(http_code "$BASE_URL/subjects")" = 200 ]; }
 
 # await_ready: polls ready() until the timeout; fails at once if the JVM exits.
-await_ready() {
-  local deadline=$(( $(date +%s) + REGISTRY_READY_TIMEOUT ))
-  until ready; do
-    # child_alive: a JVM that died is our zombie child until we exit.
-    if ! pid_alive "$PIDFILE" || ! child_alive "$(cat "$PIDFILE")"; then
-      log "the registry exited during start-up; last lines of $LOGFILE:"
-      tail -n 40 "$LOGFILE" >&2 2>/dev/null || true
-      rm -f "$PIDFILE"
-      return 1
-    fi
-    if [ "$(date +%s)" -ge "$deadline" ]; then
-      log "not ready after ${REGISTRY_READY_TIMEOUT}s; last lines of $LOGFILE:"
-      tail -n 40 "$LOGFILE" >&2 2>/dev/null || true
-      return 1
-    fi
-    sleep 0.5
-  done
-}
+await_ready() { await_started registry "$REGISTRY_READY_TIMEOUT" "$PIDFILE" "$LOGFILE"; }
 
 cmd_up() {
   DIR="$(instance_dir "$INSTANCE")"
