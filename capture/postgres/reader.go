@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tandem-sync/tandem/capture"
+	"github.com/tandem-sync/tandem/capture/internal/snapshot"
 	"github.com/tandem-sync/tandem/internal/config"
 )
 
@@ -69,13 +70,13 @@ type Reader struct {
 	types     *typeResolver
 	rels      map[uint32]*relation
 	spool     *spool
-	acked     atomic.Uint64               // highest LSN acked by the handler's side
-	sent      pglogrepl.LSN               // last LSN reported to the server
-	statusAt  time.Time                   // when the last status was sent
-	inStream  uint32                      // xid of the streamed transaction being received, or 0
-	snap      atomic.Pointer[snapshotter] // set while a snapshot runs
-	streaming bool                        // START_REPLICATION succeeded
-	ckpt      string                      // schema.table of the checkpoint table
+	acked     atomic.Uint64 // highest LSN acked by the handler's side
+	sent      pglogrepl.LSN // last LSN reported to the server
+	statusAt  time.Time     // when the last status was sent
+	inStream  uint32        // xid of the streamed transaction being received, or 0
+	snap      *snapshot.Runner
+	streaming bool   // START_REPLICATION succeeded
+	ckpt      string // schema.table of the checkpoint table
 	dbName    string
 	tx        txState
 }
@@ -123,12 +124,14 @@ func New(opts Options) (*Reader, error) {
 	if !strings.Contains(ckpt, ".") {
 		ckpt = "public." + ckpt
 	}
-	return &Reader{
+	r := &Reader{
 		opts: opts,
 		log:  opts.Logger.With("system", opts.System, "connector", "postgres"),
 		rels: map[uint32]*relation{},
 		ckpt: ckpt,
-	}, nil
+	}
+	r.snap = r.snapshotRunner()
+	return r, nil
 }
 
 // connParams fixes the output formats the text decoder relies on.
@@ -144,8 +147,8 @@ func connParams(cfg *pgconn.Config, system string) {
 // Ack records that everything up to pos is durable downstream. The next
 // standby status update reports it to the server as flushed.
 func (r *Reader) Ack(pos capture.Position) {
-	if sp, ok := pos.(SnapshotPosition); ok {
-		r.ackSnapshot(sp)
+	if sp, ok := pos.(snapshot.Position); ok {
+		r.snap.Ack(sp)
 		return
 	}
 	l, ok := pos.(LSN)
@@ -243,19 +246,26 @@ func (r *Reader) run(ctx context.Context) error {
 // prepareSlot makes sure the slot exists, runs or resumes the initial
 // snapshot as configured, and returns the position to stream from.
 func (r *Reader) prepareSlot(ctx context.Context) (pglogrepl.LSN, error) {
-	st, err := r.loadSnapshotState(ctx)
+	st, err := r.snap.Load(ctx)
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("system %s: %w", r.opts.System, err)
 	}
 	start, exists, err := r.existingSlot(ctx)
 	if err != nil {
 		return 0, err
 	}
 	slot := r.opts.Capture.Slot
+	if exists && st != nil && !st.Done {
+		if from, err := startOf(st); err == nil && from.Slot == slot {
+			r.log.Info("resuming the interrupted snapshot", "slot", slot, "consistent_point", from.Consistent)
+			cp, err := pglogrepl.ParseLSN(from.Consistent)
+			if err != nil {
+				return 0, err
+			}
+			return start, r.runSnapshot(ctx, st, cp, "")
+		}
+	}
 	switch {
-	case exists && st != nil && !st.Done && st.Slot == slot:
-		r.log.Info("resuming the interrupted snapshot", "slot", slot, "consistent_point", st.Consistent)
-		return start, r.snapshot(ctx, st, "")
 	case exists:
 		return start, nil
 	case r.opts.Capture.Snapshot == capture.SnapshotNever:
@@ -265,11 +275,11 @@ func (r *Reader) prepareSlot(ctx context.Context) (pglogrepl.LSN, error) {
 	if err != nil {
 		return 0, err
 	}
-	st = &snapshotState{Slot: slot, Consistent: cp.String(), Tables: map[string]*tableProgress{}}
-	if err := r.saveState(ctx, st); err != nil {
-		return 0, fmt.Errorf("system %s: save snapshot progress: %w", r.opts.System, err)
+	st, err = r.snap.New(ctx, snapshotStart{Slot: slot, Consistent: cp.String()})
+	if err != nil {
+		return 0, fmt.Errorf("system %s: %w", r.opts.System, err)
 	}
-	return cp, r.snapshot(ctx, st, name)
+	return cp, r.runSnapshot(ctx, st, cp, name)
 }
 
 func (r *Reader) connect(ctx context.Context) error {

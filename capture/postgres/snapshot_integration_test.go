@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tandem-sync/tandem/capture"
+	"github.com/tandem-sync/tandem/capture/internal/snapshot"
 	"github.com/tandem-sync/tandem/internal/config"
 	"github.com/tandem-sync/tandem/internal/testenv"
 )
@@ -47,7 +48,7 @@ type stopAfter struct {
 }
 
 func (s *stopAfter) Commit(ctx context.Context, tx *capture.TxEnd) error {
-	if _, ok := tx.Position.(SnapshotPosition); ok && s.commits.Add(1) > s.n {
+	if _, ok := tx.Position.(snapshot.Position); ok && s.commits.Add(1) > s.n {
 		return errStop
 	}
 	return s.recorder.Commit(ctx, tx)
