@@ -209,10 +209,27 @@ func (c *myCheck) gtid(flavor string) {
 // privileges reads SHOW GRANTS for the user and looks for the replication
 // privileges (MariaDB 10.5+ spells REPLICATION CLIENT as BINLOG MONITOR).
 func (c *myCheck) privileges(flavor string) {
-	rows, err := c.conn.QueryContext(c.ctx, "SHOW GRANTS FOR CURRENT_USER()")
+	missing, err := missingPrivileges(c.ctx, c.conn, flavor)
 	if err != nil {
 		c.rec.Fail("privileges", "cannot read grants: "+err.Error(), "")
 		return
+	}
+	if len(missing) > 0 {
+		c.rec.Fail("privileges", "user "+c.user+" lacks "+strings.Join(missing, " and "),
+			"GRANT "+strings.Join(missing, ", ")+" ON *.* TO '"+c.user+"'@'<tandem host>';")
+		return
+	}
+	c.rec.Pass("privileges", "replication privileges granted")
+}
+
+// missingPrivileges returns the replication privileges the connection's
+// user lacks, as GRANT would name them.
+func missingPrivileges(ctx context.Context, conn interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}, flavor string) ([]string, error) {
+	rows, err := conn.QueryContext(ctx, "SHOW GRANTS FOR CURRENT_USER()")
+	if err != nil {
+		return nil, err
 	}
 	defer rows.Close()
 	var grants []string
@@ -224,34 +241,24 @@ func (c *myCheck) privileges(flavor string) {
 	}
 	has := func(priv string) bool {
 		for _, g := range grants {
-			if !strings.Contains(g, " ON *.* ") {
-				continue
-			}
-			if strings.Contains(g, "ALL PRIVILEGES") || strings.Contains(g, priv) {
+			if strings.Contains(g, " ON *.* ") && (strings.Contains(g, "ALL PRIVILEGES") || strings.Contains(g, priv)) {
 				return true
 			}
 		}
 		return false
 	}
-	slave := has("REPLICATION SLAVE") || has("REPLICATION REPLICA")
-	client := has("REPLICATION CLIENT") || has("BINLOG MONITOR") || has("SUPER")
 	var missing []string
-	if !slave {
+	if !has("REPLICATION SLAVE") && !has("REPLICATION REPLICA") {
 		missing = append(missing, "REPLICATION SLAVE")
 	}
-	if !client {
+	if !has("REPLICATION CLIENT") && !has("BINLOG MONITOR") && !has("SUPER") {
 		if flavor == "mariadb" {
 			missing = append(missing, "BINLOG MONITOR")
 		} else {
 			missing = append(missing, "REPLICATION CLIENT")
 		}
 	}
-	if len(missing) > 0 {
-		c.rec.Fail("privileges", "user "+c.user+" lacks "+strings.Join(missing, " and "),
-			"GRANT "+strings.Join(missing, ", ")+" ON *.* TO '"+c.user+"'@'<tandem host>';")
-		return
-	}
-	c.rec.Pass("privileges", "replication privileges granted")
+	return missing, rows.Err()
 }
 
 func (c *myCheck) tables() {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/tandem-sync/tandem/bus"
 	"github.com/tandem-sync/tandem/capture"
+	capmysql "github.com/tandem-sync/tandem/capture/mysql"
 	cappg "github.com/tandem-sync/tandem/capture/postgres"
 	"github.com/tandem-sync/tandem/capture/publish"
 	"github.com/tandem-sync/tandem/mapping"
@@ -96,11 +97,6 @@ func runnable(cfg *mapping.Config, only []string) ([]string, error) {
 	if len(names) == 0 {
 		return nil, errors.New("no system has tables to capture: list them under systems.<name>.capture.tables")
 	}
-	for _, n := range names {
-		if k := cfg.Systems[n].Kind; k != mapping.KindPostgres {
-			return nil, fmt.Errorf("system %s: capture of kind %s is not available in this version yet (only postgres); run the others with --system", n, k)
-		}
-	}
 	return names, nil
 }
 
@@ -118,15 +114,21 @@ func (g *globals) logger(c mapping.LogConfig) *slog.Logger {
 // capturePipeline is one system's reader and publisher.
 type capturePipeline struct {
 	name   string
-	reader *cappg.Reader
+	reader capture.Reader
 	pub    *publish.Publisher
 	store  *bus.OffsetStore
+}
+
+// readerMetrics are the metrics of every kind of reader, registered once.
+type readerMetrics struct {
+	pg *cappg.Metrics
+	my *capmysql.Metrics
 }
 
 func runCaptures(ctx context.Context, cfg *mapping.Config, names []string, log *slog.Logger, withPprof bool, drain time.Duration, stderr *os.File) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	readerMetrics := cappg.NewMetrics(reg)
+	metrics := readerMetrics{pg: cappg.NewMetrics(reg), my: capmysql.NewMetrics(reg)}
 	registry := schema.NewRegistry(cfg.Registry)
 	var healthy atomic.Bool
 
@@ -140,7 +142,7 @@ func runCaptures(ctx context.Context, cfg *mapping.Config, names []string, log *
 
 	var pipes []*capturePipeline
 	for _, name := range names {
-		p, err := newPipeline(ctx, cfg, name, registry, reg, readerMetrics, log, stderr, drain)
+		p, err := newPipeline(ctx, cfg, name, registry, reg, metrics, log, stderr, drain, false)
 		if err != nil {
 			for _, q := range pipes {
 				q.close()
@@ -208,25 +210,28 @@ func runCaptures(ctx context.Context, cfg *mapping.Config, names []string, log *
 }
 
 func newPipeline(ctx context.Context, cfg *mapping.Config, name string, registry *schema.Registry,
-	reg prometheus.Registerer, readerMetrics *cappg.Metrics, log *slog.Logger, stderr *os.File, drain time.Duration) (*capturePipeline, error) {
+	reg prometheus.Registerer, metrics readerMetrics, log *slog.Logger, stderr *os.File, drain time.Duration,
+	stopAfterSnapshot bool) (*capturePipeline, error) {
 	sys := cfg.Systems[name]
 	store, err := bus.OpenOffsetStore(ctx, cfg.Kafka, name)
 	if err != nil {
 		return nil, fmt.Errorf("system %s: offsets topic: %w", name, err)
 	}
-	db, err := databaseName(sys)
-	if err != nil {
+	p := &capturePipeline{name: name, store: store}
+	fail := func(err error) (*capturePipeline, error) {
 		store.Close()
 		return nil, err
+	}
+	db, err := databaseName(sys)
+	if err != nil {
+		return fail(err)
 	}
 	ser, err := schema.NewSerializer(registry, schema.SerializerOptions{
 		System: name, Connector: sys.Kind, Database: db, TopicPrefix: cfg.Kafka.TopicPrefix,
 	})
 	if err != nil {
-		store.Close()
-		return nil, err
+		return fail(err)
 	}
-	p := &capturePipeline{name: name, store: store}
 	p.pub, err = publish.New(publish.Options{
 		Kafka:        cfg.Kafka,
 		Encoder:      ser,
@@ -236,17 +241,25 @@ func newPipeline(ctx context.Context, cfg *mapping.Config, name string, registry
 		DrainTimeout: drain,
 	})
 	if err != nil {
-		store.Close()
-		return nil, err
+		return fail(err)
 	}
-	p.reader, err = cappg.New(cappg.Options{
-		System: name, DSN: sys.DSN, Capture: sys.Capture, CheckpointTable: sys.CheckpointTable,
-		Handler: p.pub, Logger: log, Store: store, Progress: newProgress(stderr, log.With("system", name)),
-		Metrics: readerMetrics,
-	})
+	progress := newProgress(stderr, log.With("system", name))
+	switch sys.Kind {
+	case mapping.KindPostgres:
+		p.reader, err = cappg.New(cappg.Options{
+			System: name, DSN: sys.DSN, Capture: sys.Capture, CheckpointTable: sys.CheckpointTable,
+			Handler: p.pub, Logger: log, Store: store, Progress: progress, Metrics: metrics.pg,
+			StopAfterSnapshot: stopAfterSnapshot,
+		})
+	case mapping.KindMySQL:
+		p.reader, err = capmysql.New(capmysql.Options{
+			System: name, DSN: sys.DSN, Capture: sys.Capture, CheckpointTable: sys.CheckpointTable,
+			Handler: p.pub, Logger: log, Store: store, Progress: progress, Metrics: metrics.my,
+			StopAfterSnapshot: stopAfterSnapshot,
+		})
+	}
 	if err != nil {
-		store.Close()
-		return nil, err
+		return fail(err)
 	}
 	return p, nil
 }
@@ -261,10 +274,11 @@ func (p *capturePipeline) close() {
 }
 
 func databaseName(sys *mapping.System) (string, error) {
-	if sys.Kind != mapping.KindPostgres {
-		return "", fmt.Errorf("system %s: kind %s", sys.Name, sys.Kind)
+	parse := cappg.ParseDSN
+	if sys.Kind == mapping.KindMySQL {
+		parse = capmysql.ParseDSN
 	}
-	c, err := cappg.ParseDSN(sys.DSN)
+	c, err := parse(sys.DSN)
 	if err != nil {
 		return "", fmt.Errorf("system %s: %w", sys.Name, err)
 	}

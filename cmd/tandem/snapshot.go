@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
+	capmysql "github.com/tandem-sync/tandem/capture/mysql"
 	cappg "github.com/tandem-sync/tandem/capture/postgres"
 	"github.com/tandem-sync/tandem/mapping"
 	"github.com/tandem-sync/tandem/schema"
@@ -55,25 +56,26 @@ Consumers see every row again; sinks apply them idempotently.`,
 
 func takeSnapshot(ctx context.Context, cfg *mapping.Config, name string, force bool, g *globals) error {
 	log := g.logger(cfg.Log)
+	sys := cfg.Systems[name]
 	p, err := newPipeline(ctx, cfg, name, schema.NewRegistry(cfg.Registry), prometheus.NewRegistry(),
-		cappg.NewMetrics(nil), log, g.tty, 30*time.Second)
+		readerMetrics{pg: cappg.NewMetrics(nil), my: capmysql.NewMetrics(nil)}, log, g.tty, 30*time.Second, true)
 	if err != nil {
 		return err
 	}
 	defer p.close()
-	sys := cfg.Systems[name]
-	opts := cappg.Options{System: name, DSN: sys.DSN, Capture: sys.Capture, CheckpointTable: sys.CheckpointTable, Store: p.store}
-	if err := cappg.ResetSlot(ctx, opts, force); err != nil {
+	switch sys.Kind {
+	case mapping.KindPostgres:
+		opts := cappg.Options{System: name, DSN: sys.DSN, Capture: sys.Capture, CheckpointTable: sys.CheckpointTable, Store: p.store}
+		err = cappg.ResetSlot(ctx, opts, force)
 		if errors.Is(err, cappg.ErrHealthySlot) {
 			return &exitError{code: exitFailed, err: err}
 		}
-		return err
+	case mapping.KindMySQL:
+		if !force {
+			return &exitError{code: exitFailed, err: fmt.Errorf("system %s: a new snapshot publishes every row again as op r and restarts the stream from the snapshot's position; pass --force to do it", name)}
+		}
+		err = capmysql.Reset(ctx, p.store)
 	}
-	p.reader, err = cappg.New(cappg.Options{
-		System: name, DSN: sys.DSN, Capture: sys.Capture, CheckpointTable: sys.CheckpointTable,
-		Handler: p.pub, Logger: log, Store: p.store, Progress: newProgress(g.tty, log.With("system", name)),
-		StopAfterSnapshot: true,
-	})
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,231 @@
+//go:build integration
+
+package main
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"math/big"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	_ "github.com/go-sql-driver/mysql"
+
+	"github.com/tandem-sync/tandem/capture"
+	"github.com/tandem-sync/tandem/internal/testenv"
+)
+
+func mysqlConfig(system, dsn string, tables []string, extra string) string {
+	return fmt.Sprintf(`systems:
+  %s:
+    kind: mysql
+    dsn: %q
+    capture:
+      server_id: %d
+      tables: [%s]
+      heartbeat: 1s
+      chunk_rows: 1000
+kafka:
+  brokers: [%q]
+  partitions: 3
+schema_registry:
+  url: %q
+http:
+  listen: ""
+log:
+  level: warn
+%s`, system, dsn, 6000+rand.IntN(3000), strings.Join(tables, ", "), testenv.KafkaBroker(), testenv.RegistryURL(), extra)
+}
+
+func myDB(t testing.TB) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("mysql", testenv.MySQLDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Ping(); err != nil {
+		t.Fatalf("connect to MariaDB (is the stack up? make up): %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func myMust(t testing.TB, db *sql.DB, stmts ...string) {
+	t.Helper()
+	for _, s := range stmts {
+		if _, err := db.Exec(s); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+	}
+}
+
+// waitTopic waits until a topic exists with at least n records.
+func waitTopic(t testing.TB, topic string, n int64, within time.Duration) { waitRecords(t, topic, n, within) }
+
+func TestIntegrationMySQLTypesThroughKafka(t *testing.T) {
+	db := myDB(t)
+	system := uniqueSystem("mytypes")
+	myMust(t, db, `DROP TABLE IF EXISTS tandem.my_types`,
+		`CREATE TABLE tandem.my_types (
+			id BIGINT PRIMARY KEY, amount DECIMAL(26,8), big BIGINT UNSIGNED, at DATETIME(6), ts TIMESTAMP(6) NULL,
+			name VARCHAR(100) CHARACTER SET utf8mb4, doc JSON, size ENUM('s','m','l'), tags SET('a','b','c'),
+			empty VARCHAR(10), nothing VARCHAR(10), raw VARBINARY(8)) CHARACTER SET utf8mb4`)
+	stop := startRun(t, mysqlConfig(system, testenv.MySQLDSN(), []string{"tandem.my_types"}, ""))
+	topic := "tandem." + system + ".tandem.my_types"
+	time.Sleep(2 * time.Second) // the snapshot of the empty table is done
+	myMust(t, db, `INSERT INTO tandem.my_types VALUES (1, 12345678901234567.12345678, 18446744073709551615,
+		'2024-02-29 13:14:15.123456', '2024-02-29 13:14:15.654321', 'emoji 😀', '{"a": [1, 2]}', 'm', 'a,c', '', NULL, X'00FF')`)
+	waitTopic(t, topic, 1, time.Minute)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	evs := readOps(t, topic, "c")
+	if len(evs) != 1 {
+		t.Fatalf("%d inserts on %s, want 1", len(evs), topic)
+	}
+	after := evs[0]["after"].(map[string]any)
+	rat := func(s string) *big.Rat { r, _ := new(big.Rat).SetString(s); return r }
+	ts := func(s string) time.Time { v, _ := time.Parse(time.RFC3339Nano, s); return v }
+	want := map[string]any{
+		"id": int64(1), "amount": rat("12345678901234567.12345678"), "big": rat("18446744073709551615"),
+		"at": ts("2024-02-29T13:14:15.123456Z"), "ts": ts("2024-02-29T13:14:15.654321Z"), "name": "emoji 😀",
+		"size": "m", "tags": "a,c", "empty": "", "nothing": nil, "raw": []byte{0, 0xff},
+	}
+	for k, w := range want {
+		if !capture.Equal(after[k], w) {
+			t.Errorf("%s = %#v (%T), want %#v", k, after[k], after[k], w)
+		}
+	}
+	if doc, _ := after["doc"].(string); !strings.Contains(strings.ReplaceAll(doc, " ", ""), `{"a":[1,2]}`) {
+		t.Errorf("doc = %#v", after["doc"])
+	}
+	if am := after["amount"].(*big.Rat); am.FloatString(8) != "12345678901234567.12345678" {
+		t.Errorf("DECIMAL(26,8) lost digits: %s", am.FloatString(8))
+	}
+}
+
+func TestIntegrationMySQLLoopFilter(t *testing.T) {
+	db := myDB(t)
+	system := uniqueSystem("myloop")
+	myMust(t, db, `DROP TABLE IF EXISTS tandem.my_loop`, `CREATE TABLE tandem.my_loop (id INT PRIMARY KEY, v TEXT)`,
+		"CREATE TABLE IF NOT EXISTS tandem.tandem_checkpoint (consumer VARCHAR(200) NOT NULL, topic VARCHAR(249) NOT NULL, kafka_partition INT NOT NULL, kafka_offset BIGINT NOT NULL, source_position TEXT NOT NULL, updated_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6), PRIMARY KEY (consumer, topic, kafka_partition))")
+	stop := startRun(t, mysqlConfig(system, testenv.MySQLDSN(), []string{"tandem.my_loop"}, ""))
+	time.Sleep(2 * time.Second)
+	ctx := context.Background()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 1: a session with skip_replication=1, as tandem's MariaDB sink runs
+	for _, s := range []string{"SET SESSION skip_replication = 1", "INSERT INTO tandem.my_loop VALUES (1, 'sink, skip_replication')", "SET SESSION skip_replication = 0"} {
+		if _, err := conn.ExecContext(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// 2: a transaction whose first row is the checkpoint row
+	for _, s := range []string{"BEGIN",
+		"INSERT INTO tandem.tandem_checkpoint (consumer, topic, kafka_partition, kafka_offset, source_position) VALUES ('it', 't', 0, 1, 'x') ON DUPLICATE KEY UPDATE kafka_offset = kafka_offset + 1",
+		"INSERT INTO tandem.my_loop VALUES (2, 'sink, checkpoint first')", "COMMIT"} {
+		if _, err := conn.ExecContext(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conn.Close()
+	// 3: anyone else
+	myMust(t, db, "INSERT INTO tandem.my_loop VALUES (3, 'application')")
+	topic := "tandem." + system + ".tandem.my_loop"
+	waitTopic(t, topic, 1, time.Minute)
+	time.Sleep(2 * time.Second)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	evs := readOps(t, topic, "c")
+	if len(evs) != 1 || evs[0]["after"].(map[string]any)["id"] != int32(3) {
+		t.Fatalf("published %v, want only the application's row 3", evs)
+	}
+}
+
+func TestIntegrationMySQLSnapshotThenStreamNoGapNoOverlap(t *testing.T) {
+	db := myDB(t)
+	system := uniqueSystem("mysnap")
+	myMust(t, db, `DROP TABLE IF EXISTS tandem.my_snap`, `CREATE TABLE tandem.my_snap (id BIGINT PRIMARY KEY, v VARCHAR(20))`)
+	for i := 0; i < 10; i++ {
+		myMust(t, db, fmt.Sprintf(`INSERT INTO tandem.my_snap SELECT seq, 'seed' FROM seq_%d_to_%d`, i*1000+1, i*1000+1000))
+	}
+	var next atomic.Int64
+	next.Store(10001)
+	stopWriters := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stopWriters:
+				return
+			default:
+			}
+			id := next.Add(1) - 1
+			if _, err := db.Exec("INSERT INTO tandem.my_snap VALUES (?, 'live')", id); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	stop := startRun(t, mysqlConfig(system, testenv.MySQLDSN(), []string{"tandem.my_snap"}, ""))
+	time.Sleep(3 * time.Second)
+	close(stopWriters)
+	wg.Wait()
+	last := next.Load() - 1
+	topic := "tandem." + system + ".tandem.my_snap"
+	waitTopic(t, topic, last, 2*time.Minute)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[int64][]string{}
+	for _, op := range []string{"r", "c"} {
+		for _, ev := range readOps(t, topic, op) {
+			id := ev["after"].(map[string]any)["id"].(int64)
+			seen[id] = append(seen[id], op)
+		}
+	}
+	reads := 0
+	for id := int64(1); id <= last; id++ {
+		if len(seen[id]) != 1 {
+			t.Fatalf("id %d delivered as %v, want exactly once as r or c", id, seen[id])
+		}
+		if seen[id][0] == "r" {
+			reads++
+		}
+	}
+	if reads < 10000 || last <= 10000 {
+		t.Fatalf("%d snapshot reads of %d rows (live inserts up to %d)", reads, last, last)
+	}
+}
+
+func TestIntegrationMySQLBadInput(t *testing.T) {
+	db := myDB(t)
+	testenv.StartInstance(t, "mariadb", "INSTANCE=mariadb-stmt", "MARIADB_PORT=53307", "MARIADB_BINLOG_FORMAT=STATEMENT")
+	myMust(t, db, `DROP TABLE IF EXISTS tandem.my_bad`, `CREATE TABLE tandem.my_bad (id INT PRIMARY KEY)`,
+		"CREATE USER IF NOT EXISTS 'tandem_noslave'@'127.0.0.1' IDENTIFIED BY 'n'",
+		"GRANT SELECT ON tandem.* TO 'tandem_noslave'@'127.0.0.1'")
+	stmtDSN := "tandem:tandem@tcp(127.0.0.1:53307)/tandem"
+	noSlave := "tandem_noslave:n@tcp(127.0.0.1:53306)/tandem"
+	cases := []struct{ name, dsn, want string }{
+		{"binlog_format STATEMENT", stmtDSN, "binlog_format is STATEMENT, must be ROW; fix: SET GLOBAL binlog_format = 'ROW'"},
+		{"no replication privileges", noSlave, "fix: GRANT"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			out, code := run(t, "run", "--config", tempConfig(t, mysqlConfig(uniqueSystem("mybad"), c.dsn, []string{"tandem.my_bad"}, "")))
+			if code != exitFailed || !strings.Contains(out, c.want) {
+				t.Fatalf("exit %d, want 1 with %q:\n%s", code, c.want, out)
+			}
+		})
+	}
+}
