@@ -75,9 +75,9 @@ func (p *proc) term(t *testing.T) {
 
 // killBackend is a source database for the kill test.
 type killBackend struct {
-	name    string
-	setup   func(t *testing.T) (cfg, topic string)
-	exec    func(ctx context.Context, w int) (loadConn, error)
+	name  string
+	setup func(t *testing.T) (cfg, topic string)
+	exec  func(ctx context.Context, w int) (loadConn, error)
 }
 
 // loadConn runs one writer's statements.

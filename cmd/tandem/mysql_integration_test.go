@@ -65,7 +65,9 @@ func myMust(t testing.TB, db *sql.DB, stmts ...string) {
 }
 
 // waitTopic waits until a topic exists with at least n records.
-func waitTopic(t testing.TB, topic string, n int64, within time.Duration) { waitRecords(t, topic, n, within) }
+func waitTopic(t testing.TB, topic string, n int64, within time.Duration) {
+	waitRecords(t, topic, n, within)
+}
 
 func TestIntegrationMySQLTypesThroughKafka(t *testing.T) {
 	db := myDB(t)
