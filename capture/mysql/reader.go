@@ -91,7 +91,8 @@ type txState struct {
 	id       string
 	time     time.Time
 	seq      uint64
-	captured bool // touched a captured table
+	images   int // row images of captured tables processed
+	replay   int // row images to skip: already delivered before a reconnect
 }
 
 // New returns a reader. It does not connect; Run does.
@@ -487,6 +488,16 @@ func (r *Reader) handle(ctx context.Context, ev *replication.BinlogEvent) error 
 }
 
 func (r *Reader) beginTx(id string, h *replication.EventHeader) {
+	if r.tx.open && r.tx.begun && id != "" && id == r.tx.id {
+		// The connection dropped mid-transaction and go-mysql reconnected
+		// from the GTID set before it: the same transaction comes again.
+		// Keep it open and skip the row images already delivered.
+		r.tx.replay = r.tx.images
+		r.tx.images = 0
+		r.opts.Metrics.Reconnects.WithLabelValues(r.opts.System).Inc()
+		r.log.Info("reconnected mid-transaction; skipping what was already delivered", "gtid", id, "rows", r.tx.replay)
+		return
+	}
 	r.tx = txState{
 		open: true, id: id, time: time.Unix(int64(h.Timestamp), 0).UTC(),
 		begin: Position{File: r.file, Pos: h.LogPos},
@@ -599,22 +610,31 @@ func (r *Reader) rows(ctx context.Context, h *replication.EventHeader, typ repli
 			markSkipped(row, e.SkippedColumns[i])
 		}
 	}
+	rows := e.Rows
+	step := 1
+	if typ == replication.UPDATE_ROWS_EVENTv1 || typ == replication.UPDATE_ROWS_EVENTv2 || typ == replication.MARIADB_UPDATE_ROWS_COMPRESSED_EVENT_V1 {
+		step = 2
+	}
+	skip := min(r.tx.replay, len(rows)/step)
+	r.tx.replay -= skip
+	r.tx.images += len(rows) / step
+	rows = rows[skip*step:]
 	switch typ {
 	case replication.WRITE_ROWS_EVENTv1, replication.WRITE_ROWS_EVENTv2, replication.MARIADB_WRITE_ROWS_COMPRESSED_EVENT_V1:
-		for _, row := range e.Rows {
+		for _, row := range rows {
 			if err := emit(capture.OpInsert, nil, row); err != nil {
 				return err
 			}
 		}
 	case replication.DELETE_ROWS_EVENTv1, replication.DELETE_ROWS_EVENTv2, replication.MARIADB_DELETE_ROWS_COMPRESSED_EVENT_V1:
-		for _, row := range e.Rows {
+		for _, row := range rows {
 			if err := emit(capture.OpDelete, row, nil); err != nil {
 				return err
 			}
 		}
 	case replication.UPDATE_ROWS_EVENTv1, replication.UPDATE_ROWS_EVENTv2, replication.MARIADB_UPDATE_ROWS_COMPRESSED_EVENT_V1:
-		for i := 0; i+1 < len(e.Rows); i += 2 {
-			if err := emit(capture.OpUpdate, e.Rows[i], e.Rows[i+1]); err != nil {
+		for i := 0; i+1 < len(rows); i += 2 {
+			if err := emit(capture.OpUpdate, rows[i], rows[i+1]); err != nil {
 				return err
 			}
 		}
@@ -662,6 +682,7 @@ type Metrics struct {
 	Transactions *prometheus.CounterVec
 	LoopDrops    *prometheus.CounterVec
 	DDL          *prometheus.CounterVec
+	Reconnects   *prometheus.CounterVec
 	Saved        *prometheus.GaugeVec
 }
 
@@ -676,11 +697,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "tandem_capture_mysql_loop_dropped_transactions_total", Help: "Transactions dropped because tandem wrote them (skip_replication or checkpoint row)."}, []string{"system"}),
 		DDL: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tandem_capture_mysql_ddl_total", Help: "DDL statements seen in the binlog."}, []string{"system"}),
+		Reconnects: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tandem_capture_mysql_midtx_reconnects_total", Help: "Reconnects in the middle of a transaction, resumed without repeating rows."}, []string{"system"}),
 		Saved: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "tandem_capture_mysql_position_saved_timestamp_seconds", Help: "When the acked position was last stored."}, []string{"system"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Changes, m.Transactions, m.LoopDrops, m.DDL, m.Saved)
+		reg.MustRegister(m.Changes, m.Transactions, m.LoopDrops, m.DDL, m.Reconnects, m.Saved)
 	}
 	return m
 }

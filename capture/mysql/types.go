@@ -43,7 +43,7 @@ package mysql
 //	  (latin1 columns)              string         string            varchar character set latin1, ...
 //	BINARY(n)                       bytes          []byte            binary(n)
 //	VARBINARY, *BLOB                bytes          []byte            varbinary, tinyblob, blob, ...
-//	JSON (MySQL)                    json           string            json
+//	JSON (MySQL)                    json           string (compact)  json
 //	JSON (MariaDB, = LONGTEXT)      string         string            longtext
 //	ENUM                            enum           string (label)    enum      (Symbols: the labels)
 //	SET                             string         string            set       (Symbols: the members)
@@ -73,11 +73,18 @@ package mysql
 //     real date would be wrong, so they are a *capture.BadValueError naming
 //     the table and column. Invalid dates (ALLOW_INVALID_DATES, e.g.
 //     '2024-02-30') are rejected the same way rather than normalised.
+//     Beware: WordPress keeps '0000-00-00 00:00:00' in wp_posts.post_date_gmt
+//     of drafts, so capturing that table needs a policy for zero dates.
 //   - MariaDB's JSON is an alias of LONGTEXT with a json_valid CHECK. The
 //     TableMap carries no trace of the CHECK, so the binlog path cannot tell
 //     a JSON column from a LONGTEXT one; the catalog could, but both paths
 //     must give the same shape, so a MariaDB JSON column is a string
-//     (Source "longtext") in both. MySQL's binary JSON type is KindJSON.
+//     (Source "longtext") in both, its text exactly as stored. MySQL's
+//     binary JSON type is KindJSON, as compact JSON text (no space between
+//     tokens: go-mysql renders it so, and decodeText compacts what SELECT
+//     prints). For the key order to agree too the reader must set
+//     BinlogSyncerConfig.RenderJSONAsMySQLText, which keeps MySQL's order
+//     (go-mysql's default sorts keys as Go maps do and prints 1.0 as 1).
 //   - SET has no kind of its own: the value is the comma-joined members in
 //     definition order (what MySQL returns for it), the kind is string and
 //     Type.Symbols lists the members so that the shape changes when a member
@@ -94,10 +101,18 @@ package mysql
 // refused with an error naming the table, column and character set.
 // MariaDB's INET4, INET6 and UUID types are refused by the catalog path
 // (the binlog shows them only as BINARY(n) while SELECT returns their text).
+//
+// What the callers must do for the two paths to agree: the reader passes
+// each image through markSkipped when binlog_row_image is not FULL; the
+// snapshot's connection uses charset utf8mb4 and time_zone '+00:00' (SELECT
+// returns TIMESTAMP in the session's zone), names every column (SELECT *
+// leaves out invisible columns) and selects snapshotSelectExpr of each.
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -329,7 +344,7 @@ func (d *colDesc) fromMap(tm *replication.TableMapEvent, i int, unsigned bool,
 			}
 			d.labels = make([]string, len(labels[i]))
 			for j, l := range labels[i] {
-				d.labels[j] = textOf(cs, l)
+				d.labels[j] = charsetText(cs, l)
 			}
 			return nil
 		}
@@ -461,8 +476,8 @@ func latin1String(b []byte) string {
 	return string(out)
 }
 
-// textOf returns bytes in charset cs as a (copied) UTF-8 string.
-func textOf(cs, s string) string {
+// charsetText returns bytes in charset cs as a (copied) UTF-8 string.
+func charsetText(cs, s string) string {
 	if cs == "latin1" {
 		return latin1String([]byte(s))
 	}
@@ -674,14 +689,14 @@ func convertRow(t *capture.Table, raw []any) (capture.Row, error) {
 		c := &t.Columns[i]
 		out, err := binlogValue(&c.Type, v)
 		if err != nil {
-			return nil, &capture.BadValueError{Table: t.QualifiedName(), Column: c.Name, Value: shortValue(v), Reason: err.Error()}
+			return nil, &capture.BadValueError{Table: t.QualifiedName(), Column: c.Name, Value: valueForError(v), Reason: err.Error()}
 		}
 		row[i] = out
 	}
 	return row, nil
 }
 
-func shortValue(v any) string {
+func valueForError(v any) string {
 	var s string
 	switch x := v.(type) {
 	case []byte:
@@ -728,7 +743,7 @@ func binlogValue(t *capture.Type, v any) (any, error) {
 		}
 	case capture.KindDecimal:
 		if s, ok := v.(string); ok {
-			return parseDecimal(s)
+			return parseDecimalText(s)
 		}
 	case capture.KindBool:
 		if n, ok := v.(int64); ok {
@@ -754,7 +769,7 @@ func binlogValue(t *capture.Type, v any) (any, error) {
 		case []byte: // BLOB, GEOMETRY (a slice of the event buffer)
 			b = append([]byte{}, x...)
 		default:
-			return nil, unexpected(t, v)
+			return nil, unexpectedGoType(t, v)
 		}
 		// The binlog drops the 0x00 padding of BINARY(n); SELECT returns it.
 		if n, ok := sourceArg(t.Source, "binary("); ok && len(b) < n {
@@ -763,15 +778,15 @@ func binlogValue(t *capture.Type, v any) (any, error) {
 		return b, nil
 	case capture.KindDate:
 		if s, ok := v.(string); ok {
-			return parseDate(s)
+			return parseMyDate(s)
 		}
 	case capture.KindTimestamp, capture.KindTimestampTZ:
 		if s, ok := v.(string); ok {
-			return parseDateTime(s)
+			return parseMyDateTime(s)
 		}
 	case capture.KindTime:
 		if s, ok := v.(string); ok {
-			return parseDuration(s)
+			return parseMyTime(s)
 		}
 	case capture.KindJSON:
 		switch x := v.(type) {
@@ -816,10 +831,10 @@ func binlogValue(t *capture.Type, v any) (any, error) {
 			return string(x), nil
 		}
 	}
-	return nil, unexpected(t, v)
+	return nil, unexpectedGoType(t, v)
 }
 
-func unexpected(t *capture.Type, v any) error {
+func unexpectedGoType(t *capture.Type, v any) error {
 	return fmt.Errorf("the binlog decoder gave a Go %T for a %s column (%s)", v, t.Kind, t.Source)
 }
 
@@ -903,7 +918,7 @@ func decodeText(t *capture.Type, b []byte) (any, error) {
 	case capture.KindFloat64:
 		return strconv.ParseFloat(s, 64)
 	case capture.KindDecimal:
-		return parseDecimal(s)
+		return parseDecimalText(s)
 	case capture.KindBool:
 		if len(b) != 1 {
 			return nil, fmt.Errorf("bit(1) value of %d bytes", len(b))
@@ -919,13 +934,21 @@ func decodeText(t *capture.Type, b []byte) (any, error) {
 		}
 		return out, nil
 	case capture.KindDate:
-		return parseDate(s)
+		return parseMyDate(s)
 	case capture.KindTimestamp, capture.KindTimestampTZ:
-		return parseDateTime(s)
+		return parseMyDateTime(s)
 	case capture.KindTime:
-		return parseDuration(s)
+		return parseMyTime(s)
+	case capture.KindJSON:
+		// MySQL prints its binary JSON with a space after ':' and ',';
+		// go-mysql's binlog rendering has none.
+		var out bytes.Buffer
+		if err := json.Compact(&out, b); err != nil {
+			return nil, fmt.Errorf("not valid JSON: %v", err)
+		}
+		return out.String(), nil
 	}
-	// String (also SET), JSON, enum: the text as it is.
+	// String (also SET), enum: the text as it is.
 	return s, nil
 }
 
@@ -941,7 +964,7 @@ func snapshotSelectExpr(c *capture.Column) string {
 	return quote(c.Name)
 }
 
-func parseDecimal(s string) (*big.Rat, error) {
+func parseDecimalText(s string) (*big.Rat, error) {
 	r, ok := new(big.Rat).SetString(s)
 	if !ok {
 		return nil, fmt.Errorf("not a decimal number")
@@ -951,8 +974,8 @@ func parseDecimal(s string) (*big.Rat, error) {
 
 var errZeroDate = errors.New("MySQL's zero date has no calendar value (tandem does not turn it into NULL or into another date)")
 
-// digits parses s (all ASCII digits, at least one) as a non-negative int.
-func digits(s string) (int, bool) {
+// asciiDigits parses s (all ASCII digits, at least one) as a non-negative int.
+func asciiDigits(s string) (int, bool) {
 	if s == "" || len(s) > 9 {
 		return 0, false
 	}
@@ -967,24 +990,24 @@ func digits(s string) (int, bool) {
 	return n, true
 }
 
-// parseDate parses YYYY-MM-DD into UTC midnight.
-func parseDate(s string) (time.Time, error) {
+// parseMyDate parses YYYY-MM-DD into UTC midnight.
+func parseMyDate(s string) (time.Time, error) {
 	if len(s) != 10 || s[4] != '-' || s[7] != '-' {
 		return time.Time{}, fmt.Errorf("not a date")
 	}
-	y, ok1 := digits(s[0:4])
-	m, ok2 := digits(s[5:7])
-	d, ok3 := digits(s[8:10])
+	y, ok1 := asciiDigits(s[0:4])
+	m, ok2 := asciiDigits(s[5:7])
+	d, ok3 := asciiDigits(s[8:10])
 	if !ok1 || !ok2 || !ok3 {
 		return time.Time{}, fmt.Errorf("not a date")
 	}
-	if err := checkDate(y, m, d); err != nil {
+	if err := checkMyDate(y, m, d); err != nil {
 		return time.Time{}, err
 	}
 	return time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC), nil
 }
 
-func checkDate(y, m, d int) error {
+func checkMyDate(y, m, d int) error {
 	switch {
 	case y == 0 && m == 0 && d == 0:
 		return errZeroDate
@@ -996,26 +1019,26 @@ func checkDate(y, m, d int) error {
 	return nil
 }
 
-// parseDateTime parses YYYY-MM-DD HH:MM:SS[.f...] (up to 6 fractional
+// parseMyDateTime parses YYYY-MM-DD HH:MM:SS[.f...] (up to 6 fractional
 // digits) as a wall-clock time in UTC.
-func parseDateTime(s string) (time.Time, error) {
+func parseMyDateTime(s string) (time.Time, error) {
 	if len(s) < 19 || s[10] != ' ' || s[13] != ':' || s[16] != ':' {
 		return time.Time{}, fmt.Errorf("not a date and time")
 	}
-	y, ok1 := digits(s[0:4])
-	mo, ok2 := digits(s[5:7])
-	d, ok3 := digits(s[8:10])
-	h, ok4 := digits(s[11:13])
-	mi, ok5 := digits(s[14:16])
-	sec, ok6 := digits(s[17:19])
+	y, ok1 := asciiDigits(s[0:4])
+	mo, ok2 := asciiDigits(s[5:7])
+	d, ok3 := asciiDigits(s[8:10])
+	h, ok4 := asciiDigits(s[11:13])
+	mi, ok5 := asciiDigits(s[14:16])
+	sec, ok6 := asciiDigits(s[17:19])
 	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || !ok6 || s[4] != '-' || s[7] != '-' {
 		return time.Time{}, fmt.Errorf("not a date and time")
 	}
-	us, ok := fraction(s[19:])
+	us, ok := fracMicros(s[19:])
 	if !ok {
 		return time.Time{}, fmt.Errorf("not a date and time")
 	}
-	if err := checkDate(y, mo, d); err != nil {
+	if err := checkMyDate(y, mo, d); err != nil {
 		return time.Time{}, err
 	}
 	if h > 23 || mi > 59 || sec > 59 {
@@ -1024,24 +1047,24 @@ func parseDateTime(s string) (time.Time, error) {
 	return time.Date(y, time.Month(mo), d, h, mi, sec, us*1000, time.UTC), nil
 }
 
-// fraction parses "" or ".f" with 1 to 6 digits into microseconds.
-func fraction(s string) (int, bool) {
+// fracMicros parses "" or ".f" with 1 to 6 digits into microseconds.
+func fracMicros(s string) (int, bool) {
 	if s == "" {
 		return 0, true
 	}
 	if s[0] != '.' || len(s) < 2 || len(s) > 7 {
 		return 0, false
 	}
-	n, ok := digits(s[1:])
+	n, ok := asciiDigits(s[1:])
 	for i := len(s) - 1; i < 6; i++ {
 		n *= 10
 	}
 	return n, ok
 }
 
-// parseDuration parses a MySQL TIME, [-]H...H:MM:SS[.f...], which may be
+// parseMyTime parses a MySQL TIME, [-]H...H:MM:SS[.f...], which may be
 // negative or above 24 hours.
-func parseDuration(s string) (time.Duration, error) {
+func parseMyTime(s string) (time.Duration, error) {
 	neg := strings.HasPrefix(s, "-")
 	if neg {
 		s = s[1:]
@@ -1050,12 +1073,17 @@ func parseDuration(s string) (time.Duration, error) {
 	if c < 1 || len(s) < c+6 || s[c+3] != ':' {
 		return 0, fmt.Errorf("not a time")
 	}
-	h, ok1 := digits(s[:c])
-	m, ok2 := digits(s[c+1 : c+3])
-	sec, ok3 := digits(s[c+4 : c+6])
-	us, ok4 := fraction(s[c+6:])
+	h, ok1 := asciiDigits(s[:c])
+	m, ok2 := asciiDigits(s[c+1 : c+3])
+	sec, ok3 := asciiDigits(s[c+4 : c+6])
+	us, ok4 := fracMicros(s[c+6:])
 	if !ok1 || !ok2 || !ok3 || !ok4 || m > 59 || sec > 59 {
 		return 0, fmt.Errorf("not a time")
+	}
+	if h > 838 {
+		// go-mysql reads the pre-5.6.4 TIME format as unsigned, so a
+		// negative value of such a column comes out at 1677 hours or so.
+		return 0, fmt.Errorf("outside MySQL's TIME range (a negative TIME in the pre-5.6.4 format? fix: ALTER TABLE ... FORCE rewrites the column in the current format)")
 	}
 	d := time.Duration(h)*time.Hour + time.Duration(m)*time.Minute + time.Duration(sec)*time.Second + time.Duration(us)*time.Microsecond
 	if neg {

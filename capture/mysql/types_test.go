@@ -97,7 +97,7 @@ var valueCases = []valueCase{
 	{"varbinary", colDesc{base: "varbinary"}, "\x00\xff\x00", []byte{0, 0xff, 0}, false, []byte{0, 0xff, 0}},
 	{"blob", colDesc{base: "blob"}, []byte{0xde, 0xad}, []byte{0xde, 0xad}, false, []byte{0xde, 0xad}},
 	{"geometry", colDesc{base: "geometry"}, []byte{0, 0, 0, 0, 1, 1}, []byte{0, 0, 0, 0, 1, 1}, false, []byte{0, 0, 0, 0, 1, 1}},
-	{"json", colDesc{base: "json"}, `{"a": [1, 2]}`, []byte(`{"a": [1, 2]}`), false, `{"a": [1, 2]}`},
+	{"json", colDesc{base: "json"}, `{"a":[1,2],"é":"😀"}`, []byte(`{"a": [1, 2], "é": "😀"}`), false, `{"a":[1,2],"é":"😀"}`},
 	{"json empty document", colDesc{base: "json"}, []byte{}, nil, true, "null"},
 	{"mariadb json is longtext", colDesc{base: "longtext", charset: "utf8mb4"}, []byte(`{"a":1}`), []byte(`{"a":1}`), false, `{"a":1}`},
 	{"unchanged", colDesc{base: "longblob"}, capture.Unchanged, nil, true, capture.Unchanged},
@@ -254,6 +254,8 @@ func TestDecodeTextBadValues(t *testing.T) {
 		{colDesc{base: "time"}, "10:60:00"},
 		{colDesc{base: "time"}, "abc"},
 		{colDesc{base: "time"}, "-:00:00"},
+		{colDesc{base: "time"}, "1677:72:15"}, // -00:00:01 in the pre-5.6.4 format, as go-mysql reads it
+		{colDesc{base: "json"}, `{"a":`},
 		{colDesc{base: "int"}, "1.5"},
 		{colDesc{base: "bigint", unsigned: true}, "-1"},
 		{colDesc{base: "bit", length: 1}, "\x00\x01"},

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"math/big"
 	"math/rand/v2"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -229,5 +231,109 @@ func TestIntegrationMySQLBadInput(t *testing.T) {
 				t.Fatalf("exit %d, want 1 with %q:\n%s", code, c.want, out)
 			}
 		})
+	}
+}
+
+// TestIntegrationMySQLServerRestartSurvived restarts MariaDB while the
+// capture streams; the capture reconnects and nothing is lost.
+func TestIntegrationMySQLServerRestartSurvived(t *testing.T) {
+	db := myDB(t)
+	system := uniqueSystem("myrestart")
+	myMust(t, db, `DROP TABLE IF EXISTS tandem.my_restart`, `CREATE TABLE tandem.my_restart (id INT PRIMARY KEY, v TEXT)`)
+	stop := startRun(t, mysqlConfig(system, testenv.MySQLDSN(), []string{"tandem.my_restart"}, ""))
+	topic := "tandem." + system + ".tandem.my_restart"
+	time.Sleep(2 * time.Second)
+	myMust(t, db, `INSERT INTO tandem.my_restart SELECT seq, 'before' FROM seq_1_to_500`)
+	waitTopic(t, topic, 500, time.Minute)
+	restart := func(verb string) {
+		out, err := exec.Command("bash", filepath.Join(testenv.RepoRoot(t), "deploy", "local", "mariadb.sh"), verb).CombinedOutput()
+		if err != nil {
+			t.Fatalf("mariadb.sh %s: %v\n%s", verb, err, out)
+		}
+	}
+	restart("down")
+	time.Sleep(2 * time.Second)
+	restart("up")
+	db2 := myDB(t)
+	myMust(t, db2, `INSERT INTO tandem.my_restart SELECT seq, 'after' FROM seq_501_to_1000`)
+	waitTopic(t, topic, 1000, 2*time.Minute)
+	if err := stop(); err != nil {
+		t.Fatalf("the capture did not survive the restart: %v", err)
+	}
+	ids := map[int32]bool{}
+	for _, ev := range readOps(t, topic, "c") {
+		ids[ev["after"].(map[string]any)["id"].(int32)] = true
+	}
+	for id := int32(1); id <= 1000; id++ {
+		if !ids[id] {
+			t.Fatalf("row %d is missing after the restart", id)
+		}
+	}
+}
+
+// TestIntegrationMySQLDuplicateServerID runs two captures with the same
+// server_id: the one pushed out stops with an error naming the fix.
+func TestIntegrationMySQLDuplicateServerID(t *testing.T) {
+	db := myDB(t)
+	myMust(t, db, `DROP TABLE IF EXISTS tandem.my_dup`, `CREATE TABLE tandem.my_dup (id INT PRIMARY KEY)`)
+	cfgA := mysqlConfig(uniqueSystem("mydupa"), testenv.MySQLDSN(), []string{"tandem.my_dup"}, "")
+	cfgB := mysqlConfig(uniqueSystem("mydupb"), testenv.MySQLDSN(), []string{"tandem.my_dup"}, "")
+	cfgB = cfgB[:strings.Index(cfgB, "server_id:")] + cfgA[strings.Index(cfgA, "server_id:"):strings.Index(cfgA, "server_id:")+16] + cfgB[strings.Index(cfgB, "server_id:")+16:]
+	stopA := startRun(t, cfgA)
+	time.Sleep(2 * time.Second)
+	stopB := startRun(t, cfgB)
+	time.Sleep(3 * time.Second)
+	errA, errB := stopA(), stopB()
+	got := fmt.Sprint(errA, " | ", errB)
+	if !strings.Contains(got, "another replica uses server_id") || !strings.Contains(got, "fix: set systems.") {
+		t.Fatalf("want one capture to stop naming the server_id collision and its fix; got: %s", got)
+	}
+}
+
+// TestIntegrationMySQLPurgedBinlog stores a position, purges the binlog past
+// it, and expects a clear error (and a new snapshot with when_needed).
+func TestIntegrationMySQLPurgedBinlog(t *testing.T) {
+	db := myDB(t)
+	system := uniqueSystem("mypurge")
+	myMust(t, db, `DROP TABLE IF EXISTS tandem.my_purge`, `CREATE TABLE tandem.my_purge (id INT PRIMARY KEY)`,
+		`INSERT INTO tandem.my_purge VALUES (1)`)
+	cfgText := mysqlConfig(system, testenv.MySQLDSN(), []string{"tandem.my_purge"}, "")
+	stop := startRun(t, cfgText)
+	topic := "tandem." + system + ".tandem.my_purge"
+	waitTopic(t, topic, 1, time.Minute)
+	time.Sleep(2 * time.Second) // the position is saved
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	myMust(t, db, `FLUSH BINARY LOGS`, `INSERT INTO tandem.my_purge VALUES (2)`, `FLUSH BINARY LOGS`)
+	var file string
+	var pos int64
+	rows, err := db.Query("SHOW MASTER STATUS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cols, _ := rows.Columns()
+	vals := make([]any, len(cols))
+	for i := range vals {
+		vals[i] = new(sql.RawBytes)
+	}
+	rows.Next()
+	rows.Scan(vals...)
+	file = string(*vals[0].(*sql.RawBytes))
+	fmt.Sscan(string(*vals[1].(*sql.RawBytes)), &pos)
+	rows.Close()
+	myMust(t, db, "PURGE BINARY LOGS TO '"+file+"'")
+
+	out, code := run(t, "run", "--config", tempConfig(t, cfgText))
+	if code != exitFailed || !strings.Contains(out, "purged") || !strings.Contains(out, "capture.snapshot: when_needed") {
+		t.Fatalf("exit %d, want 1 naming the purge and the fix:\n%s", code, out)
+	}
+	stop = startRun(t, strings.Replace(cfgText, "chunk_rows: 1000", "chunk_rows: 1000\n      snapshot: when_needed", 1))
+	waitTopic(t, topic, 3, time.Minute) // 1 from the first run, then a new snapshot of both rows
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(readOps(t, topic, "r")); n != 3 {
+		t.Errorf("%d snapshot reads, want 1 + 2 from the new snapshot", n)
 	}
 }
