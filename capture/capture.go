@@ -154,3 +154,21 @@ type BadValueError struct {
 func (e *BadValueError) Error() string {
 	return fmt.Sprintf("table %s, column %s: cannot capture value %q: %s", e.Table, e.Column, e.Value, e.Reason)
 }
+
+// DDL is a schema change statement read from the log (MySQL and MariaDB
+// write them to the binlog), published for downstream consumers. The
+// reader delivers it between transactions; it also appears as a new table
+// version on the next change to that table.
+type DDL struct {
+	Database  string // the statement's default database
+	Statement string
+	Position  Position // acked like a transaction's end
+	Time      time.Time
+}
+
+// DDLHandler is implemented by handlers that publish DDL statements. A
+// reader calls DDL instead of Heartbeat for a DDL statement when its
+// handler implements it.
+type DDLHandler interface {
+	DDL(ctx context.Context, d *DDL) error
+}

@@ -88,6 +88,7 @@ type Serializer struct {
 	}
 	cur txBoxed // the current transaction's boxed values
 	buf []byte  // encoding scratch, copied into each record
+	ddl ddlCodec
 	sc  scratch // big-number scratch
 }
 

@@ -84,15 +84,15 @@ type tableState struct {
 }
 
 type txState struct {
-	open     bool
-	begun    bool
-	skip     bool
-	begin    Position
-	id       string
-	time     time.Time
-	seq      uint64
-	images   int // row images of captured tables processed
-	replay   int // row images to skip: already delivered before a reconnect
+	open   bool
+	begun  bool
+	skip   bool
+	begin  Position
+	id     string
+	time   time.Time
+	seq    uint64
+	images int // row images of captured tables processed
+	replay int // row images to skip: already delivered before a reconnect
 }
 
 // New returns a reader. It does not connect; Run does.
@@ -387,10 +387,13 @@ func (r *Reader) stream(ctx context.Context, start Position) error {
 		Password:                r.dsn.Passwd,
 		Charset:                 "utf8mb4",
 		TimestampStringLocation: time.UTC,
-		HeartbeatPeriod:         r.opts.Capture.Heartbeat,
-		ReadTimeout:             r.opts.Capture.Heartbeat*3 + 10*time.Second,
-		MaxReconnectAttempts:    0, // retry forever; Run's caller decides when to stop
-		Logger:                  slog.New(slog.DiscardHandler),
+		// MySQL binary JSON rendered as MySQL prints it, key order kept,
+		// so that it equals what the snapshot's SELECT returns.
+		RenderJSONAsMySQLText: r.flavor == "mysql",
+		HeartbeatPeriod:       r.opts.Capture.Heartbeat,
+		ReadTimeout:           r.opts.Capture.Heartbeat*3 + 10*time.Second,
+		MaxReconnectAttempts:  0, // retry forever; Run's caller decides when to stop
+		Logger:                slog.New(slog.DiscardHandler),
 	})
 	var streamer *replication.BinlogStreamer
 	if start.GTID != "" {
@@ -468,10 +471,9 @@ func (r *Reader) handle(ctx context.Context, ev *replication.BinlogEvent) error 
 		case strings.EqualFold(q, "COMMIT"):
 			return r.commit(ctx, h, e.GSet)
 		default:
-			// DDL (or a statement outside a transaction): it ends any table
-			// shapes we hold; the next TableMap brings the new ones.
-			r.ddl(string(e.Schema), q)
-			return r.commit(ctx, h, e.GSet)
+			// DDL (or a statement outside a transaction). The next TableMap
+			// of a changed table brings its new shape.
+			return r.ddl(ctx, h, e, q)
 		}
 	case *replication.TableMapEvent:
 		return r.tableMap(e)
@@ -518,9 +520,45 @@ func (r *Reader) heartbeat(ctx context.Context, h *replication.EventHeader) erro
 	return r.opts.Handler.Heartbeat(ctx, Position{GTID: last.GTID, File: r.file, Pos: h.LogPos})
 }
 
-func (r *Reader) ddl(schema, q string) {
+// ddl publishes a DDL statement (when the handler publishes DDL) and moves
+// the position past it.
+func (r *Reader) ddl(ctx context.Context, h *replication.EventHeader, e *replication.QueryEvent, q string) error {
+	if r.tx.begun {
+		// a statement inside a transaction with captured rows: it commits
+		// implicitly (MySQL DDL does), so end the transaction first
+		if err := r.commit(ctx, h, e.GSet); err != nil {
+			return err
+		}
+	}
+	skip := r.tx.skip
+	r.tx = txState{}
+	end := Position{File: r.file, Pos: h.LogPos}
+	if e.GSet != nil {
+		end.GTID = e.GSet.String()
+	}
+	if !isDDL(q) || skip {
+		return r.opts.Handler.Heartbeat(ctx, end)
+	}
 	r.opts.Metrics.DDL.WithLabelValues(r.opts.System).Inc()
-	r.log.Info("DDL", "schema", schema, "statement", truncate(q, 200))
+	r.log.Info("DDL", "database", string(e.Schema), "statement", truncate(q, 200))
+	if dh, ok := r.opts.Handler.(capture.DDLHandler); ok {
+		return dh.DDL(ctx, &capture.DDL{Database: string(e.Schema), Statement: q, Position: end,
+			Time: time.Unix(int64(h.Timestamp), 0).UTC()})
+	}
+	return r.opts.Handler.Heartbeat(ctx, end)
+}
+
+// isDDL reports whether a statement outside a transaction changes schema.
+func isDDL(q string) bool {
+	f := strings.Fields(strings.ToUpper(q))
+	if len(f) == 0 {
+		return false
+	}
+	switch f[0] {
+	case "CREATE", "ALTER", "DROP", "RENAME", "TRUNCATE":
+		return true
+	}
+	return false
 }
 
 func (r *Reader) tableMap(tm *replication.TableMapEvent) error {

@@ -42,6 +42,11 @@ func (r *Reader) consistentView(ctx context.Context) (*sql.Conn, Position, error
 	if _, err := conn.ExecContext(ctx, "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ"); err != nil {
 		return fail("isolation level", err)
 	}
+	// SELECT returns TIMESTAMP in the session's zone; the binlog path reads
+	// it in UTC, and both must agree.
+	if _, err := conn.ExecContext(ctx, "SET SESSION time_zone = '+00:00'"); err != nil {
+		return fail("time zone", err)
+	}
 	var pos Position
 	if r.flavor == "mariadb" {
 		if _, err := conn.ExecContext(ctx, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"); err != nil {

@@ -23,3 +23,9 @@ type Encoder interface {
 	// (qualified name -> count).
 	End(ctx context.Context, tx *capture.TxEnd, perTable map[string]int) (bus.Record, error)
 }
+
+// DDLEncoder is implemented by encoders that publish DDL statements (to
+// <prefix>.<system>.schema_changes); schema.Serializer does.
+type DDLEncoder interface {
+	DDL(ctx context.Context, d *capture.DDL) (bus.Record, error)
+}

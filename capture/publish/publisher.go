@@ -364,6 +364,39 @@ func (p *Publisher) Commit(ctx context.Context, tx *capture.TxEnd) error {
 	return nil
 }
 
+// DDL publishes a schema change statement as a one-record unit, acked at
+// d.Position once written. With an encoder that does not publish DDL it
+// acts as a Heartbeat.
+func (p *Publisher) DDL(ctx context.Context, d *capture.DDL) error {
+	enc, ok := p.enc.(DDLEncoder)
+	if !ok {
+		return p.Heartbeat(ctx, d.Position)
+	}
+	if p.cur != nil {
+		return fmt.Errorf("publish: DDL inside tx %s", p.curBegin.ID)
+	}
+	if d.Position == nil {
+		return errors.New("publish: DDL without a position")
+	}
+	rec, err := enc.DDL(ctx, d)
+	if err != nil {
+		return fmt.Errorf("encode DDL: %w", err)
+	}
+	t := &txn{}
+	p.mu.Lock()
+	p.appendLocked(t)
+	p.mu.Unlock()
+	if err := p.enqueue(ctx, &rec, t); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	t.pos = d.Position
+	t.committed = true
+	p.advanceLocked()
+	p.mu.Unlock()
+	return nil
+}
+
 // Heartbeat registers pos as an empty transaction: it is acked as soon as
 // every earlier transaction is. It never blocks.
 func (p *Publisher) Heartbeat(ctx context.Context, pos capture.Position) error {

@@ -337,3 +337,52 @@ func TestIntegrationMySQLPurgedBinlog(t *testing.T) {
 		t.Errorf("%d snapshot reads, want 1 + 2 from the new snapshot", n)
 	}
 }
+
+// TestIntegrationMySQLAlterMidColumnList: rows written before and after an
+// ADD COLUMN in the middle of the column list both decode with their own
+// column names, and the statement is on the schema_changes topic.
+func TestIntegrationMySQLAlterMidColumnList(t *testing.T) {
+	db := myDB(t)
+	system := uniqueSystem("myalter")
+	myMust(t, db, `DROP TABLE IF EXISTS tandem.my_alter`, `CREATE TABLE tandem.my_alter (id INT PRIMARY KEY, a VARCHAR(10), b INT)`)
+	stop := startRun(t, mysqlConfig(system, testenv.MySQLDSN(), []string{"tandem.my_alter"}, ""))
+	time.Sleep(2 * time.Second)
+	myMust(t, db, `INSERT INTO tandem.my_alter VALUES (1, 'one', 10)`,
+		`ALTER TABLE tandem.my_alter ADD COLUMN mid DECIMAL(8,2) AFTER id`,
+		`INSERT INTO tandem.my_alter VALUES (2, 2.50, 'two', 20)`)
+	topic := "tandem." + system + ".tandem.my_alter"
+	waitTopic(t, topic, 2, time.Minute)
+	waitTopic(t, "tandem."+system+".schema_changes", 1, time.Minute)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	rows := map[int32]map[string]any{}
+	for _, ev := range readOps(t, topic, "c") {
+		after := ev["after"].(map[string]any)
+		rows[after["id"].(int32)] = after
+	}
+	if r := rows[1]; r == nil || r["a"] != "one" || r["b"] != int32(10) || r["mid"] != nil {
+		t.Errorf("row before the ALTER: %v", r)
+	}
+	if _, has := rows[1]["mid"]; has {
+		t.Errorf("row before the ALTER decodes with the new column: %v", rows[1])
+	}
+	r2 := rows[2]
+	if r2 == nil || r2["a"] != "two" || r2["b"] != int32(20) || r2["mid"].(*big.Rat).FloatString(2) != "2.50" {
+		t.Errorf("row after the ALTER: %v", r2)
+	}
+	dec := decoder()
+	found := false
+	for _, m := range testenv.ReadTopic(t, "tandem."+system+".schema_changes") {
+		ev, _, err := dec.Decode(context.Background(), m.Value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s, _ := ev["statement"].(string); strings.Contains(s, "ADD COLUMN mid") && ev["database"] == "tandem" {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("the ALTER statement is not on the schema_changes topic")
+	}
+}
