@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	gomysql "github.com/go-mysql-org/go-mysql/mysql"
@@ -71,11 +70,10 @@ type Reader struct {
 	tx   txState
 	snap *snapshot.Runner
 
-	ackMu   sync.Mutex
-	acked   *Position
-	saved   Position
-	wake    chan struct{}
-	closing atomic.Bool
+	ackMu sync.Mutex
+	acked *Position
+	saved Position
+	wake  chan struct{}
 }
 
 type tableState struct {
@@ -104,7 +102,7 @@ func New(opts Options) (*Reader, error) {
 		opts.Logger = slog.Default()
 	}
 	if opts.Metrics == nil {
-		opts.Metrics = NewMetrics(nil)
+		opts.Metrics = NewMetrics(nil, nil)
 	}
 	if opts.Progress == nil {
 		opts.Progress = &capture.LogProgress{Log: opts.Logger.With("system", opts.System)}
@@ -631,7 +629,7 @@ func (r *Reader) rows(ctx context.Context, h *replication.EventHeader, typ repli
 				return err
 			}
 		}
-		if op == capture.OpUpdate && keyChanged(t, c.Before, c.After) {
+		if op == capture.OpUpdate && capture.KeyChanged(t, c.Before, c.After) {
 			del := capture.Change{Op: capture.OpDelete, Table: t, Before: c.Before, Position: at, Seq: r.tx.seq}
 			r.tx.seq++
 			if err := r.opts.Handler.Change(ctx, &del); err != nil {
@@ -697,16 +695,6 @@ func (r *Reader) commit(ctx context.Context, h *replication.EventHeader, gset go
 	return r.opts.Handler.Heartbeat(ctx, end)
 }
 
-// keyChanged reports whether an update moved the row to another key.
-func keyChanged(t *capture.Table, before, after capture.Row) bool {
-	for i, col := range t.Columns {
-		if col.Key && i < len(before) && i < len(after) && !capture.Equal(before[i], after[i]) {
-			return true
-		}
-	}
-	return false
-}
-
 func truncate(s string, n int) string {
 	if len(s) > n {
 		return s[:n] + "..."
@@ -716,23 +704,20 @@ func truncate(s string, n int) string {
 
 // Metrics are the reader's Prometheus metrics.
 type Metrics struct {
-	Changes      *prometheus.CounterVec
-	Transactions *prometheus.CounterVec
-	LoopDrops    *prometheus.CounterVec
-	DDL          *prometheus.CounterVec
-	Reconnects   *prometheus.CounterVec
-	Saved        *prometheus.GaugeVec
+	*capture.Metrics
+	DDL        *prometheus.CounterVec
+	Reconnects *prometheus.CounterVec
+	Saved      *prometheus.GaugeVec
 }
 
-// NewMetrics creates the metrics and registers them with reg (if not nil).
-func NewMetrics(reg prometheus.Registerer) *Metrics {
+// NewMetrics creates the reader's own metrics and registers them with reg
+// (if not nil); common are the metrics every reader shares (nil: new ones).
+func NewMetrics(reg prometheus.Registerer, common *capture.Metrics) *Metrics {
+	if common == nil {
+		common = capture.NewMetrics(reg)
+	}
 	m := &Metrics{
-		Changes: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "tandem_capture_mysql_changes_total", Help: "Row changes delivered by the MySQL/MariaDB capture."}, []string{"system"}),
-		Transactions: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "tandem_capture_mysql_transactions_total", Help: "Transactions delivered by the MySQL/MariaDB capture."}, []string{"system"}),
-		LoopDrops: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "tandem_capture_mysql_loop_dropped_transactions_total", Help: "Transactions dropped because tandem wrote them (skip_replication or checkpoint row)."}, []string{"system"}),
+		Metrics: common,
 		DDL: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tandem_capture_mysql_ddl_total", Help: "DDL statements seen in the binlog."}, []string{"system"}),
 		Reconnects: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -741,7 +726,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "tandem_capture_mysql_position_saved_timestamp_seconds", Help: "When the acked position was last stored."}, []string{"system"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Changes, m.Transactions, m.LoopDrops, m.DDL, m.Reconnects, m.Saved)
+		reg.MustRegister(m.DDL, m.Reconnects, m.Saved)
 	}
 	return m
 }

@@ -115,7 +115,7 @@ func New(opts Options) (*Reader, error) {
 		opts.SpoolDir = filepath.Join(os.TempDir(), "tandem-"+opts.System+"-spool")
 	}
 	if opts.Metrics == nil {
-		opts.Metrics = NewMetrics(nil)
+		opts.Metrics = NewMetrics(nil, nil)
 	}
 	if opts.Progress == nil {
 		opts.Progress = &capture.LogProgress{Log: opts.Logger.With("system", opts.System)}
@@ -583,7 +583,7 @@ func (r *Reader) change(ctx context.Context, relID uint32, op capture.Op, before
 			return err
 		}
 	}
-	if op == capture.OpUpdate && c.Before != nil && keyChanged(t, c.Before, c.After) {
+	if op == capture.OpUpdate && c.Before != nil && capture.KeyChanged(t, c.Before, c.After) {
 		del := capture.Change{Op: capture.OpDelete, Table: t, Before: c.Before, Position: at, Seq: r.tx.seq}
 		r.tx.seq++
 		if err := r.opts.Handler.Change(ctx, &del); err != nil {
@@ -594,19 +594,6 @@ func (r *Reader) change(ctx context.Context, relID uint32, op capture.Op, before
 	r.tx.seq++
 	r.opts.Metrics.Changes.WithLabelValues(r.opts.System).Inc()
 	return r.opts.Handler.Change(ctx, &c)
-}
-
-// keyChanged reports whether an update moved the row to another key.
-func keyChanged(t *capture.Table, before, after capture.Row) bool {
-	for i, col := range t.Columns {
-		if !col.Key || capture.IsUnchanged(before[i]) || capture.IsUnchanged(after[i]) {
-			continue
-		}
-		if !capture.Equal(before[i], after[i]) {
-			return true
-		}
-	}
-	return false
 }
 
 // row decodes a tuple into buf (reused across changes). Under the default
@@ -689,23 +676,20 @@ func (r *Reader) heartbeats(ctx context.Context) {
 
 // Metrics are the reader's Prometheus metrics.
 type Metrics struct {
-	Changes      *prometheus.CounterVec
-	Transactions *prometheus.CounterVec
-	LoopDrops    *prometheus.CounterVec
+	*capture.Metrics
 	StreamAborts *prometheus.CounterVec
 	Streamed     *prometheus.CounterVec
 	Confirmed    *prometheus.GaugeVec
 }
 
-// NewMetrics creates the metrics and registers them with reg (if not nil).
-func NewMetrics(reg prometheus.Registerer) *Metrics {
+// NewMetrics creates the reader's own metrics and registers them with reg
+// (if not nil); common are the metrics every reader shares (nil: new ones).
+func NewMetrics(reg prometheus.Registerer, common *capture.Metrics) *Metrics {
+	if common == nil {
+		common = capture.NewMetrics(reg)
+	}
 	m := &Metrics{
-		Changes: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "tandem_capture_changes_total", Help: "Row changes delivered by the capture."}, []string{"system"}),
-		Transactions: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "tandem_capture_transactions_total", Help: "Transactions delivered by the capture."}, []string{"system"}),
-		LoopDrops: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "tandem_capture_loop_dropped_transactions_total", Help: "Transactions dropped because tandem wrote them (origin or checkpoint row)."}, []string{"system"}),
+		Metrics: common,
 		StreamAborts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tandem_capture_stream_aborts_total", Help: "Streamed in-progress transactions (or subtransactions) that aborted."}, []string{"system"}),
 		Streamed: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -714,7 +698,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "tandem_capture_confirmed_lsn", Help: "Last position confirmed to the source (PostgreSQL LSN as a number)."}, []string{"system"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Changes, m.Transactions, m.LoopDrops, m.StreamAborts, m.Streamed, m.Confirmed)
+		reg.MustRegister(m.StreamAborts, m.Streamed, m.Confirmed)
 	}
 	return m
 }

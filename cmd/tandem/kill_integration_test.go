@@ -251,7 +251,7 @@ func killTest(t *testing.T, bin string, b killBackend) {
 	want := len(committed)
 	mu.Unlock()
 	dec := decoder()
-	seen := map[rv]int{}
+	var seen map[rv]int
 	deadline := time.Now().Add(3 * time.Minute)
 	var missing []rv
 	for {

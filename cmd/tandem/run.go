@@ -128,7 +128,8 @@ type readerMetrics struct {
 func runCaptures(ctx context.Context, cfg *mapping.Config, names []string, log *slog.Logger, withPprof bool, drain time.Duration, stderr *os.File) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	metrics := readerMetrics{pg: cappg.NewMetrics(reg), my: capmysql.NewMetrics(reg)}
+	common := capture.NewMetrics(reg)
+	metrics := readerMetrics{pg: cappg.NewMetrics(reg, common), my: capmysql.NewMetrics(reg, common)}
 	registry := schema.NewRegistry(cfg.Registry)
 	var healthy atomic.Bool
 

@@ -58,7 +58,7 @@ func takeSnapshot(ctx context.Context, cfg *mapping.Config, name string, force b
 	log := g.logger(cfg.Log)
 	sys := cfg.Systems[name]
 	p, err := newPipeline(ctx, cfg, name, schema.NewRegistry(cfg.Registry), prometheus.NewRegistry(),
-		readerMetrics{pg: cappg.NewMetrics(nil), my: capmysql.NewMetrics(nil)}, log, g.tty, 30*time.Second, true)
+		readerMetrics{pg: cappg.NewMetrics(nil, nil), my: capmysql.NewMetrics(nil, nil)}, log, g.tty, 30*time.Second, true)
 	if err != nil {
 		return err
 	}
