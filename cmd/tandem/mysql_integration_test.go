@@ -18,6 +18,7 @@ import (
 
 	_ "github.com/go-sql-driver/mysql"
 
+	"github.com/tandem-sync/tandem/bus"
 	"github.com/tandem-sync/tandem/capture"
 	"github.com/tandem-sync/tandem/internal/testenv"
 )
@@ -384,5 +385,57 @@ func TestIntegrationMySQLAlterMidColumnList(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("the ALTER statement is not on the schema_changes topic")
+	}
+}
+
+// TestIntegrationMySQLStoredPositionMovesWhenFiltered: with activity only on
+// tables that are not captured, the stored position still moves.
+func TestIntegrationMySQLStoredPositionMovesWhenFiltered(t *testing.T) {
+	db := myDB(t)
+	system := uniqueSystem("myidle")
+	myMust(t, db, `DROP TABLE IF EXISTS tandem.my_idle`, `CREATE TABLE tandem.my_idle (id INT PRIMARY KEY)`,
+		`DROP TABLE IF EXISTS tandem.my_other`, `CREATE TABLE tandem.my_other (id INT AUTO_INCREMENT PRIMARY KEY, v TEXT)`)
+	stop := startRun(t, mysqlConfig(system, testenv.MySQLDSN(), []string{"tandem.my_idle"}, ""))
+	kc := bus.Default()
+	kc.Brokers = []string{testenv.KafkaBroker()}
+	store, err := bus.OpenOffsetStore(context.Background(), kc, system)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	load := func() string {
+		v, err := store.Load(context.Background(), "mysql.position")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(v)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	first := load()
+	for first == "" && time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+		first = load()
+	}
+	if first == "" {
+		t.Fatal("no position stored after the snapshot")
+	}
+	for i := 0; i < 5; i++ {
+		myMust(t, db, `INSERT INTO tandem.my_other (v) VALUES ('x')`)
+	}
+	moved := ""
+	for deadline = time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(300 * time.Millisecond) {
+		if v := load(); v != first {
+			moved = v
+			break
+		}
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if moved == "" {
+		t.Fatalf("the stored position stayed at %s while only uncaptured tables changed", first)
+	}
+	if n := testenv.TopicSize(t, "tandem."+system+".tandem.my_idle"); n > 0 {
+		t.Errorf("%d events from an idle table", n)
 	}
 }
