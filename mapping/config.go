@@ -32,6 +32,11 @@ type Config struct {
 	HTTP     HTTPConfig            `yaml:"http"`
 	Log      LogConfig             `yaml:"log"`
 
+	// The mapping language (model.go).
+	Entities  map[string]*EntityDef `yaml:"entities" doc:"Entities of your own, beside the built-in commerce entities."`
+	Flows     []Flow                `yaml:"flows" doc:"Which entity's changes go from which system to which."`
+	Ownership map[string]*Ownership `yaml:"ownership" doc:"Per entity, which system owns (is the source of truth for) which field."`
+
 	// Index locates keys of the file this config came from; nil for a
 	// config built in code.
 	Index *config.Index `yaml:"-"`
@@ -44,6 +49,8 @@ type System struct {
 	DSN             config.Secret  `yaml:"dsn" doc:"Connection string (secret): postgres://user:pass@host:port/db, or user:pass@tcp(host:port)/db for mysql."`
 	CheckpointTable string         `yaml:"checkpoint_table" doc:"tandem's own table in this database: sink checkpoints, and the marker that keeps sync from looping."`
 	Capture         capture.Config `yaml:"capture"`
+	// Entities maps entity names to how this system stores them.
+	Entities map[string]*EntityMapping `yaml:"entities" doc:"How this system stores each entity it exchanges: tables, columns, casts, value maps, EAV."`
 }
 
 // HTTPConfig is the listener for metrics and health.

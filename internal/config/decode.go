@@ -148,7 +148,12 @@ func (w *walker) add(line int, path, msg string) {
 var (
 	durationType = reflect.TypeOf(time.Duration(0))
 	secretType   = reflect.TypeOf(Secret(""))
+	scalarType   = reflect.TypeOf((*ScalarForm)(nil)).Elem()
 )
+
+// ScalarForm is implemented by config types (structs) that also accept a
+// single value in YAML, a short form their UnmarshalYAML expands.
+type ScalarForm interface{ AcceptsScalar() }
 
 // walk checks node n against type t at path. It returns false when n itself
 // is wrong (so the caller drops it from the tree); problems further down
@@ -166,6 +171,9 @@ func (w *walker) walk(n *yaml.Node, t reflect.Type, path string) bool {
 			return false
 		}
 		if n.Tag == "!!null" {
+			return true
+		}
+		if reflect.PointerTo(t).Implements(scalarType) {
 			return true
 		}
 		if t.Kind() == reflect.Struct || t.Kind() == reflect.Map || t.Kind() == reflect.Slice {

@@ -41,12 +41,21 @@ func refWalk(v reflect.Value, prefix string, elemDefault func(reflect.Type) (ref
 		case ft.Kind() == reflect.Struct && ft != durationType:
 			refWalk(fv, key, elemDefault, out)
 			continue
-		case ft.Kind() == reflect.Map:
+		case ft.Kind() == reflect.Map && structElem(ft.Elem()):
 			et := ft.Elem()
-			*out = append(*out, RefEntry{Key: key, Type: "mapping of name to " + strings.TrimSuffix(f.Name, "s"), Doc: f.Tag.Get("doc")})
-			if ev, ok := elemDefault(et); ok {
-				refWalk(ev, key+".<name>", elemDefault, out)
+			*out = append(*out, RefEntry{Key: key, Type: "mapping of name to " + derefType(et).Name(), Doc: f.Tag.Get("doc")})
+			ev, ok := elemDefault(et)
+			if !ok {
+				ev = reflect.New(derefType(et))
 			}
+			refWalk(ev, key+".<name>", elemDefault, out)
+			continue
+		case ft.Kind() == reflect.Slice && structElem(ft.Elem()):
+			*out = append(*out, RefEntry{Key: key, Type: "list", Doc: f.Tag.Get("doc")})
+			refWalk(reflect.New(derefType(ft.Elem())), key+"[]", elemDefault, out)
+			continue
+		case ft.Kind() == reflect.Pointer && ft.Elem().Kind() == reflect.Struct:
+			refWalk(reflect.New(ft.Elem()), key, elemDefault, out)
 			continue
 		}
 		e := RefEntry{Key: key, Type: typeName(ft), Doc: f.Tag.Get("doc")}
@@ -60,6 +69,18 @@ func refWalk(v reflect.Value, prefix string, elemDefault func(reflect.Type) (ref
 	}
 }
 
+func derefType(t reflect.Type) reflect.Type {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	return t
+}
+
+func structElem(t reflect.Type) bool {
+	t = derefType(t)
+	return t.Kind() == reflect.Struct && t != durationType
+}
+
 func typeName(t reflect.Type) string {
 	switch {
 	case t == durationType:
@@ -68,6 +89,10 @@ func typeName(t reflect.Type) string {
 		return "secret"
 	case t.Kind() == reflect.Slice:
 		return "list of " + typeName(t.Elem())
+	case t.Kind() == reflect.Map:
+		return "mapping of name to " + typeName(t.Elem())
+	case t.Kind() == reflect.Pointer:
+		return typeName(t.Elem())
 	case t.Kind() == reflect.Bool:
 		return "bool"
 	case t.Kind() >= reflect.Int && t.Kind() <= reflect.Uint64:
