@@ -161,6 +161,7 @@ func (c *Config) Validate() error {
 	if msg, ok := config.OneOf(c.Log.Format, "json", "text"); !ok {
 		ps.Add("log.format", msg)
 	}
+	ps = append(ps, c.validateMappings()...)
 	return ps.Err()
 }
 
