@@ -324,3 +324,32 @@ func versionParts(v string) (int, int) {
 	minor, _ := strconv.Atoi(strings.TrimFunc(parts[1], func(r rune) bool { return r < '0' || r > '9' }))
 	return major, minor
 }
+
+// ColumnLookup returns a function listing a table's columns and their
+// types (information_schema DATA_TYPE), for checking a mapping against the
+// live schema, and a function that closes its connection.
+func ColumnLookup(ctx context.Context, dsn config.Secret) (func(table string) (map[string]string, bool, error), func(), error) {
+	db, err := sql.Open("mysql", dsn.Reveal())
+	if err != nil {
+		return nil, nil, err
+	}
+	lookup := func(table string) (map[string]string, bool, error) {
+		d, t := capture.SplitTable(table)
+		rows, err := db.QueryContext(ctx, `SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS
+			WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?`, d, t)
+		if err != nil {
+			return nil, false, err
+		}
+		defer rows.Close()
+		cols := map[string]string{}
+		for rows.Next() {
+			var n, typ string
+			if err := rows.Scan(&n, &typ); err != nil {
+				return nil, false, err
+			}
+			cols[n] = typ
+		}
+		return cols, len(cols) > 0, rows.Err()
+	}
+	return lookup, func() { db.Close() }, nil
+}

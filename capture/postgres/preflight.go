@@ -348,3 +348,33 @@ func quoteAll(tables []string) []string {
 	}
 	return out
 }
+
+// ColumnLookup returns a function listing a table's columns and their
+// types (information_schema data_type), for checking a mapping against the
+// live schema, and a function that closes its connection.
+func ColumnLookup(ctx context.Context, dsn config.Secret) (func(table string) (map[string]string, bool, error), func(), error) {
+	conn, err := pgx.Connect(ctx, dsn.Reveal())
+	if err != nil {
+		return nil, nil, err
+	}
+	lookup := func(table string) (map[string]string, bool, error) {
+		s, t := capture.SplitTable(table)
+		rows, err := conn.Query(ctx, `SELECT column_name, data_type FROM information_schema.columns
+			WHERE table_schema = $1 AND table_name = $2`, s, t)
+		if err != nil {
+			return nil, false, err
+		}
+		cols := map[string]string{}
+		for rows.Next() {
+			var n, typ string
+			if err := rows.Scan(&n, &typ); err != nil {
+				rows.Close()
+				return nil, false, err
+			}
+			cols[n] = typ
+		}
+		rows.Close()
+		return cols, len(cols) > 0, rows.Err()
+	}
+	return lookup, func() { conn.Close(context.WithoutCancel(ctx)) }, nil
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/tandem-sync/tandem/bus"
 	capmysql "github.com/tandem-sync/tandem/capture/mysql"
 	cappg "github.com/tandem-sync/tandem/capture/postgres"
+	"github.com/tandem-sync/tandem/internal/config"
 	"github.com/tandem-sync/tandem/internal/preflight"
 	"github.com/tandem-sync/tandem/mapping"
 	"github.com/tandem-sync/tandem/schema"
@@ -105,10 +106,14 @@ func runChecks(ctx context.Context, cfg *mapping.Config, only []string) []prefli
 		switch s.Kind {
 		case mapping.KindPostgres:
 			t := cappg.Target{System: name, DSN: s.DSN, Capture: s.Capture, CheckpointTable: s.CheckpointTable}
-			jobs = append(jobs, &job{run: func(ctx context.Context) []preflight.Result { return cappg.Preflight(ctx, t) }})
+			jobs = append(jobs, &job{run: func(ctx context.Context) []preflight.Result {
+				return append(cappg.Preflight(ctx, t), checkMapping(ctx, cfg, name, cappg.ColumnLookup)...)
+			}})
 		case mapping.KindMySQL:
 			t := capmysql.Target{System: name, DSN: s.DSN, Capture: s.Capture, CheckpointTable: s.CheckpointTable}
-			jobs = append(jobs, &job{run: func(ctx context.Context) []preflight.Result { return capmysql.Preflight(ctx, t) }})
+			jobs = append(jobs, &job{run: func(ctx context.Context) []preflight.Result {
+				return append(capmysql.Preflight(ctx, t), checkMapping(ctx, cfg, name, capmysql.ColumnLookup)...)
+			}})
 		}
 	}
 	if len(only) == 0 {
@@ -157,4 +162,21 @@ func printResults(w io.Writer, results []preflight.Result) {
 	default:
 		fmt.Fprintf(w, "\nAll %d checks passed.\n", len(results))
 	}
+}
+
+// checkMapping checks a system's entity mappings against its live schema.
+func checkMapping(ctx context.Context, cfg *mapping.Config, name string,
+	open func(context.Context, config.Secret) (func(string) (map[string]string, bool, error), func(), error)) []preflight.Result {
+	s := cfg.Systems[name]
+	if len(s.Entities) == 0 {
+		return nil
+	}
+	lookup, done, err := open(ctx, s.DSN)
+	if err != nil {
+		rec := &preflight.Recorder{Target: name + " (" + s.Kind + ")"}
+		rec.Skip("mapping", "cannot connect to read the schema")
+		return rec.Results
+	}
+	defer done()
+	return cfg.CheckSchema(name, lookup)
 }

@@ -236,3 +236,56 @@ func TestIntegrationCheckBadCredentialsAndPrivileges(t *testing.T) {
 		t.Errorf("mysql privileges fix: %s", fix)
 	}
 }
+
+// TestIntegrationCheckValidatesMappingAgainstLiveSchema maps an entity onto
+// real tables and expects check to name a missing column and a type that
+// needs a cast.
+func TestIntegrationCheckValidatesMappingAgainstLiveSchema(t *testing.T) {
+	myExec(t, testenv.MySQLDSN(),
+		"CREATE TABLE IF NOT EXISTS tandem.map_items (id BIGINT PRIMARY KEY, sku VARCHAR(40), price VARCHAR(20))")
+	pgExec(t, testenv.PostgresDSN(),
+		`CREATE TABLE IF NOT EXISTS public.map_items (id int PRIMARY KEY, code text, amount numeric(12,2))`)
+	cfg := fmt.Sprintf(`systems:
+  shop:
+    kind: mysql
+    dsn: %q
+    capture: {server_id: 5401}
+    entities:
+      item:
+        table: tandem.map_items
+        id: id
+        fields:
+          sku: sku
+          price: price
+  erp:
+    kind: postgres
+    dsn: %q
+    entities:
+      item:
+        table: public.map_items
+        id: id
+        fields:
+          sku: code
+          price: amount_total
+entities:
+  item:
+    key: [sku]
+    fields:
+      sku: {type: string}
+      price: {type: decimal}
+kafka:
+  brokers: [%q]
+schema_registry:
+  url: %q
+`, testenv.MySQLDSN(), testenv.PostgresDSN(), testenv.KafkaBroker(), testenv.RegistryURL())
+	out, code := runTandem(t, "check", "--config", writeConfig(t, cfg), "--system", "shop", "--system", "erp")
+	if code != 1 {
+		t.Fatalf("exit %d, want 1:\n%s", code, out)
+	}
+	if r := row(t, out, "shop (mysql)", "mapping item"); !strings.Contains(r, "field price: column tandem.map_items.price is varchar; field is decimal: add cast: decimal") {
+		t.Errorf("shop mapping: %s", r)
+	}
+	if r := row(t, out, "erp (postgres)", "mapping item"); !strings.Contains(r, "field price: column public.map_items.amount_total does not exist") {
+		t.Errorf("erp mapping: %s", r)
+	}
+}
