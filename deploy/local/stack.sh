@@ -34,6 +34,8 @@ EOT
 case "$verb" in
   up)
     mkdir -p "$TANDEM_STATE"
+    # Graphviz renders `tandem diagram --format svg`.
+    command -v dot >/dev/null 2>&1 || SERVICE=graphviz apt_install graphviz
     # Two lanes in parallel: the databases one after the other (apt and dpkg
     # are not parallel-safe), and the JVM services one after the other (their
     # Maven fetches share ~/.m2, which Maven 3.8 does not lock). Each lane's
