@@ -129,8 +129,10 @@ func TestBadMappings(t *testing.T) {
 			`m.yaml:62: flows[0].to: unknown system "shopp" (did you mean "shop"?)`},
 		{"ownership by a system that does not map the entity", "item: {owner: erp, fields: {status: shop}}", "item: {owner: erp, fields: {status: warehouse}}",
 			`m.yaml:60: ownership.item.fields.status: unknown system "warehouse"`},
-		{"reference to an unmapped entity", "          name: post_title", "          name: {column: post_author, ref: customer}",
-			`m.yaml:12: systems.shop.entities.item.fields.name.ref: unknown entity "customer"`},
+		{"reference to an unknown entity", "          name: post_title", "          name: {column: post_author, ref: custmer}",
+			`m.yaml:12: systems.shop.entities.item.fields.name.ref: unknown entity "custmer" (did you mean "customer"?)`},
+		{"reference to an entity the system does not map", "          name: post_title", "          name: {column: post_author, ref: customer}",
+			`m.yaml:12: systems.shop.entities.item.fields.name.ref: system shop does not map customer, so its local ids cannot be resolved`},
 		{"parent of the wrong entity", "        parent: {column: order_id, entity: item}\n        fields:\n          qty: {column: qty", "        parent: {column: order_id, entity: item_line}\n        fields:\n          qty: {column: qty",
 			`m.yaml:25: systems.shop.entities.item_line.parent.entity: the parent of item_line is item, not "item_line"`},
 		{"entity type unknown", "      price: {type: decimal, scale: 2}", "      price: {type: money, scale: 2}",
@@ -156,5 +158,30 @@ func TestBadMappings(t *testing.T) {
 			}
 			t.Errorf("no problem starts with\n  %s\ngot:\n%v", tt.want, err)
 		})
+	}
+}
+
+func TestBuiltinEntitiesInCatalog(t *testing.T) {
+	cfg, err := Load("m.yaml", []byte(goodMapping), config.Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat := cfg.Catalog()
+	for _, name := range []string{"product", "price", "stock_level", "customer", "order", "order_line", "shipment", "invoice", "tax_rate", "return", "item"} {
+		if cat[name] == nil {
+			t.Errorf("catalog lacks %s", name)
+		}
+	}
+	if cat["order_line"].Parent != "order" || cat["order"].Parent != "" {
+		t.Errorf("aggregates: order_line parent %q, order parent %q", cat["order_line"].Parent, cat["order"].Parent)
+	}
+	if f := cat["order"].Fields["status"]; len(f.Values) == 0 || f.Type != "string" {
+		t.Errorf("order.status: %+v", f)
+	}
+	// declaring an entity under a built-in name is refused
+	src := strings.Replace(goodMapping, "entities:\n  item:\n    key: [sku]", "entities:\n  product:\n    key: [sku]\n    fields: {sku: {type: string}}\n  item:\n    key: [sku]", 1)
+	_, err = Load("m.yaml", []byte(src), config.Env{})
+	if err == nil || !strings.Contains(err.Error(), `entities.product: "product" is a built-in entity; give yours another name`) {
+		t.Errorf("built-in name reuse: %v", err)
 	}
 }
