@@ -16,9 +16,20 @@ func builtinEntities() []EntityInfo {
 			info.Parent = e.Aggregate
 		}
 		for _, f := range e.Fields {
-			info.Fields[f.Name] = FieldInfo{Type: f.Type, Required: f.Required, Values: f.Values}
+			info.Fields[f.Name] = fieldInfo(f)
 		}
 		out = append(out, info)
 	}
 	return out
+}
+
+func fieldInfo(f entities.Field) FieldInfo {
+	fi := FieldInfo{Type: f.Type, Required: f.Required, Values: f.Values}
+	if len(f.Fields) > 0 {
+		fi.Fields = map[string]FieldInfo{}
+		for _, sub := range f.Fields {
+			fi.Fields[sub.Name] = fieldInfo(sub)
+		}
+	}
+	return fi
 }

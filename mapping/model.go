@@ -84,7 +84,9 @@ type MetaTable struct {
 // discriminator, as WooCommerce's billing and shipping addresses).
 type JoinTable struct {
 	Table  string               `yaml:"table" doc:"The joined table."`
-	Owner  string               `yaml:"owner" doc:"Its column holding the root row's id."`
+	Into   string               `yaml:"into" doc:"A record or list field of the entity that the joined rows fill (e.g. billing_address, lines); its fields are then that record's."`
+	Owner  string               `yaml:"owner" doc:"Its column matching the root row (the root's id, or the root's via column)."`
+	Via    string               `yaml:"via" doc:"The root table's column that owner matches, for a table the root refers to (e.g. product_tmpl_id); default the root's id."`
 	Where  map[string]string    `yaml:"where" doc:"Only its rows with these values (e.g. address_type: billing)."`
 	Fields map[string]FieldSpec `yaml:"fields" doc:"Entity fields from its columns."`
 }

@@ -22,6 +22,7 @@ type FieldInfo struct {
 	Type     string // string, int, long, decimal, boolean, timestamp, date, json, record, array
 	Required bool
 	Values   []string
+	Fields   map[string]FieldInfo // a record's fields, or a list's item record's
 }
 
 // Builtins supplies the built-in commerce entities (schema/entities). It is
@@ -155,7 +156,7 @@ func (c *Config) validateEntityMapping(ps *config.Problems, path, sys string, s 
 			return
 		}
 		all[field] = mapped{path: fp, spec: spec, meta: meta}
-		validateFieldSpec(ps, fp, field, fi, spec, meta, sys, c, cat)
+		validateFieldSpec(ps, fp, info.Name, field, fi, spec, meta, sys, c, cat)
 	}
 	for _, f := range sortedKeys(m.Fields) {
 		add(path+".fields", f, m.Fields[f], false)
@@ -179,8 +180,33 @@ func (c *Config) validateEntityMapping(ps *config.Problems, path, sys string, s 
 		if jt.Owner == "" {
 			ps.Add(jp+".owner", "required: the column holding the root row's id")
 		}
+		if jt.Into == "" {
+			for _, f := range sortedKeys(jt.Fields) {
+				add(jp+".fields", f, jt.Fields[f], false)
+			}
+			continue
+		}
+		nested, ok := info.Fields[jt.Into]
+		switch {
+		case !ok:
+			ps.Add(jp+".into", unknownName("field of "+info.Name, jt.Into, keysOf(info.Fields)))
+			continue
+		case nested.Type != "record" && nested.Type != "array":
+			ps.Add(jp+".into", fmt.Sprintf("field %s of %s is %s, not a record or a list", jt.Into, info.Name, nested.Type))
+			continue
+		}
+		if prev, dup := all[jt.Into]; dup {
+			ps.Add(jp+".into", fmt.Sprintf("field %q is mapped twice (also at %s)", jt.Into, prev.path))
+			continue
+		}
+		all[jt.Into] = mapped{path: jp + ".into"}
 		for _, f := range sortedKeys(jt.Fields) {
-			add(jp+".fields", f, jt.Fields[f], false)
+			fi, ok := nested.Fields[f]
+			if !ok {
+				ps.Add(jp+".fields."+f, unknownName("field of "+jt.Into, f, keysOf(nested.Fields)))
+				continue
+			}
+			validateFieldSpec(ps, jp+".fields."+f, info.Name, jt.Into, fi, jt.Fields[f], false, sys, c, cat)
 		}
 	}
 	for _, k := range info.Key {
@@ -203,7 +229,7 @@ func (c *Config) validateEntityMapping(ps *config.Problems, path, sys string, s 
 	}
 }
 
-func validateFieldSpec(ps *config.Problems, fp, field string, fi FieldInfo, spec FieldSpec, meta bool, sys string, c *Config, cat map[string]*EntityInfo) {
+func validateFieldSpec(ps *config.Problems, fp, ent, field string, fi FieldInfo, spec FieldSpec, meta bool, sys string, c *Config, cat map[string]*EntityInfo) {
 	sources := 0
 	for _, set := range []bool{spec.Column != "", spec.Key != "", spec.Const != nil} {
 		if set {
@@ -246,10 +272,12 @@ func validateFieldSpec(ps *config.Problems, fp, field string, fi FieldInfo, spec
 				}
 			}
 		}
+		// Several stored values may read as one canonical value, unless the
+		// field is written to this system: then the way back is ambiguous.
 		seen := map[string]string{}
 		for _, stored := range sortedKeys(spec.Map) {
 			v := spec.Map[stored]
-			if other, dup := seen[v]; dup {
+			if other, dup := seen[v]; dup && c.writes(sys, ent, field) {
 				ps.Add(fp+".map."+stored, fmt.Sprintf("%q and %q both map to %q, so writing %q back is ambiguous", other, stored, v, v))
 			}
 			seen[v] = stored
@@ -387,6 +415,26 @@ func (c *Config) validateFlows(ps *config.Problems, cat map[string]*EntityInfo) 
 	}
 }
 
+// writes reports whether some flow applies field of ent to system sys. A
+// nested field (a joined record's) counts as its record field.
+func (c *Config) writes(sys, ent, field string) bool {
+	for _, f := range c.Flows {
+		if f.To != sys || f.Entity != ent {
+			continue
+		}
+		if len(f.Fields) > 0 {
+			if contains(f.Fields, field) {
+				return true
+			}
+			continue
+		}
+		if owner, both := c.Owner(ent, field); owner == f.From || both || owner == "" {
+			return true
+		}
+	}
+	return false
+}
+
 // maps reports whether the mapping maps field anywhere.
 func (m *EntityMapping) maps(field string) bool {
 	if _, ok := m.Fields[field]; ok {
@@ -398,7 +446,10 @@ func (m *EntityMapping) maps(field string) bool {
 		}
 	}
 	for _, jt := range m.Joins {
-		if _, ok := jt.Fields[field]; ok {
+		if _, ok := jt.Fields[field]; ok && jt.Into == "" {
+			return true
+		}
+		if jt.Into == field {
 			return true
 		}
 	}
