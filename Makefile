@@ -53,8 +53,9 @@ lint: ## gofmt, go vet and staticcheck
 	@command -v staticcheck >/dev/null || GOFLAGS= $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 	"$$(command -v staticcheck || echo $$($(GO) env GOPATH)/bin/staticcheck)" ./...
 
-docs: build ## regenerate the configuration reference in README.md
+docs: build ## regenerate the configuration reference and the preset's diagram in README.md
 	@./$(BIN) config reference > .state.ref.md && python3 -c 'import re,sys; r=open("README.md").read(); ref=open(".state.ref.md").read(); s="<!-- config-reference:start -->\n"; e="<!-- config-reference:end -->"; i=r.index(s)+len(s); j=r.index(e); open("README.md","w").write(r[:i]+ref+r[j:])' && rm -f .state.ref.md
+	@./$(BIN) diagram --config deploy/examples/woocommerce-odoo.yaml --format mermaid > .state.dia.md && python3 -c 'r=open("README.md").read(); d=open(".state.dia.md").read(); s="<!-- preset-diagram:start -->\n"; e="<!-- preset-diagram:end -->"; i=r.index(s)+len(s); j=r.index(e); open("README.md","w").write(r[:i]+"```mermaid\n"+d+"```\n"+r[j:])' && rm -f .state.dia.md
 
 clean: ## remove build output (not the stack's state)
 	rm -rf bin

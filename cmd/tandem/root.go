@@ -58,6 +58,7 @@ and prints the exact fix for each failure.`,
 		return &exitError{code: exitBadUsage, err: fmt.Errorf("%w\nrun '%s --help' for usage", err, c.CommandPath())}
 	})
 	root.AddCommand(newRunCmd(g), newSnapshotCmd(g), newCheckCmd(g), newConfigCmd(g), newVersionCmd(g))
+	root.AddCommand(newDiagramCmd(g))
 	return root
 }
 
