@@ -459,7 +459,7 @@ func (m *EntityMapping) maps(field string) bool {
 func unknownName(what, name string, known []string) string {
 	best, bestD := "", 3
 	for _, k := range known {
-		if d := levenshtein(name, k); d < bestD {
+		if d := config.Distance(name, k); d < bestD {
 			best, bestD = k, d
 		}
 	}
@@ -471,26 +471,6 @@ func unknownName(what, name string, known []string) string {
 		known = append(known[:12], "...")
 	}
 	return fmt.Sprintf("unknown %s %q; known: %s", what, name, strings.Join(known, ", "))
-}
-
-func levenshtein(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 func sortedKeys[V any](m map[string]V) []string {

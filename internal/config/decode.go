@@ -393,7 +393,7 @@ func unknownKey(name string, fields map[string]field) string {
 		if f.Type == secretType {
 			known = append(known, k+"_file")
 		}
-		if d := distance(name, k); d < bestD {
+		if d := Distance(name, k); d < bestD {
 			best, bestD = k, d
 		}
 	}
@@ -404,8 +404,9 @@ func unknownKey(name string, fields map[string]field) string {
 	return fmt.Sprintf("unknown key %q; known keys here: %s", name, strings.Join(known, ", "))
 }
 
-// distance is the Levenshtein distance between a and b.
-func distance(a, b string) int {
+// Distance is the Levenshtein distance between a and b, for "did you mean"
+// suggestions.
+func Distance(a, b string) int {
 	prev := make([]int, len(b)+1)
 	cur := make([]int, len(b)+1)
 	for j := range prev {

@@ -62,7 +62,7 @@ func TestDistance(t *testing.T) {
 		a, b string
 		d    int
 	}{{"kind", "kind", 0}, {"kindd", "kind", 1}, {"severid", "server_id", 2}, {"", "abc", 3}} {
-		if got := distance(tt.a, tt.b); got != tt.d {
+		if got := Distance(tt.a, tt.b); got != tt.d {
 			t.Errorf("distance(%q,%q) = %d, want %d", tt.a, tt.b, got, tt.d)
 		}
 	}
