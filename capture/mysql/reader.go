@@ -503,6 +503,9 @@ func (r *Reader) beginTx(id string, h *replication.EventHeader) {
 		begin: Position{File: r.file, Pos: h.LogPos},
 		skip:  h.Flags&skipReplicationFlag != 0,
 	}
+	if id == "" { // GTIDs off: the transaction is named by where it starts
+		r.tx.id = r.tx.begin.String()
+	}
 }
 
 func (r *Reader) heartbeat(ctx context.Context, h *replication.EventHeader) error {
