@@ -31,6 +31,8 @@ func writeJSON(b *bytes.Buffer, v any) {
 	switch x := v.(type) {
 	case nil:
 		b.WriteString("null")
+	case json.RawMessage:
+		b.Write(x)
 	case bool:
 		b.WriteString(strconv.FormatBool(x))
 	case int:

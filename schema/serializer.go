@@ -89,7 +89,9 @@ type Serializer struct {
 	cur txBoxed // the current transaction's boxed values
 	buf []byte  // encoding scratch, copied into each record
 	ddl ddlCodec
-	sc  scratch // big-number scratch
+
+	entities map[string]*entityCodec // by entity name
+	sc       scratch                 // big-number scratch
 }
 
 type tableKey struct {
