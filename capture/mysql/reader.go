@@ -162,16 +162,18 @@ func (r *Reader) Close() error {
 
 func (r *Reader) saveAcked(ctx context.Context) error {
 	r.ackMu.Lock()
-	p := r.acked
+	p, saved := r.acked, r.saved
 	r.ackMu.Unlock()
-	if p == nil || *p == r.saved || r.opts.Store == nil {
+	if p == nil || *p == saved || r.opts.Store == nil {
 		return nil
 	}
 	data, _ := json.Marshal(p)
 	if err := r.opts.Store.Save(ctx, positionKey, data); err != nil {
 		return fmt.Errorf("system %s: save position %s: %w", r.opts.System, p, err)
 	}
+	r.ackMu.Lock()
 	r.saved = *p
+	r.ackMu.Unlock()
 	r.opts.Metrics.Saved.WithLabelValues(r.opts.System).SetToCurrentTime()
 	return nil
 }
@@ -293,7 +295,9 @@ func (r *Reader) startPosition(ctx context.Context) (Position, error) {
 			r.log.Warn("the stored position was purged; taking a new snapshot (capture.snapshot: when_needed)", "err", err)
 			return r.newSnapshot(ctx)
 		}
+		r.ackMu.Lock()
 		r.saved = *stored
+		r.ackMu.Unlock()
 		return *stored, nil
 	case r.opts.Capture.Snapshot == capture.SnapshotNever:
 		return r.currentPosition(ctx, r.db)
