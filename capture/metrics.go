@@ -40,3 +40,18 @@ func KeyChanged(t *Table, before, after Row) bool {
 	}
 	return false
 }
+
+// SystemMetrics are the shared metrics of one system, resolved once, so
+// that readers do no label lookups per transaction.
+type SystemMetrics struct {
+	Changes, Transactions, LoopDrops prometheus.Counter
+}
+
+// For resolves the shared metrics of system.
+func (m *Metrics) For(system string) SystemMetrics {
+	return SystemMetrics{
+		Changes:      m.Changes.WithLabelValues(system),
+		Transactions: m.Transactions.WithLabelValues(system),
+		LoopDrops:    m.LoopDrops.WithLabelValues(system),
+	}
+}

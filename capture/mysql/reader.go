@@ -56,6 +56,7 @@ type Options struct {
 // capture.Reader for the contract.
 type Reader struct {
 	opts   Options
+	m      capture.SystemMetrics // the shared metrics, resolved for this system
 	log    *slog.Logger
 	dsn    *drv.Config
 	db     *sql.DB
@@ -124,6 +125,7 @@ func New(opts Options) (*Reader, error) {
 		tables: map[uint64]*tableState{}, shapes: map[string]*capture.Table{},
 		wake: make(chan struct{}, 1),
 	}
+	r.m = opts.Metrics.For(opts.System)
 	r.snap = r.snapshotRunner()
 	return r, nil
 }
@@ -645,7 +647,6 @@ func (r *Reader) rows(ctx context.Context, h *replication.EventHeader, typ repli
 			c = capture.Change{Op: capture.OpInsert, Table: t, After: c.After, Position: at, Seq: r.tx.seq}
 		}
 		r.tx.seq++
-		r.opts.Metrics.Changes.WithLabelValues(r.opts.System).Inc()
 		return r.opts.Handler.Change(ctx, &c)
 	}
 	for i, row := range e.Rows {
@@ -694,10 +695,11 @@ func (r *Reader) commit(ctx context.Context, h *replication.EventHeader, gset go
 	}
 	switch {
 	case tx.begun:
-		r.opts.Metrics.Transactions.WithLabelValues(r.opts.System).Inc()
+		r.m.Transactions.Inc()
+		r.m.Changes.Add(float64(tx.seq))
 		return r.opts.Handler.Commit(ctx, &capture.TxEnd{ID: tx.id, Position: end, CommitTime: tx.time, Changes: int(tx.seq)})
 	case tx.skip:
-		r.opts.Metrics.LoopDrops.WithLabelValues(r.opts.System).Inc()
+		r.m.LoopDrops.Inc()
 	}
 	return r.opts.Handler.Heartbeat(ctx, end)
 }

@@ -64,6 +64,7 @@ type Options struct {
 // slot with pgoutput. See capture.Reader for the contract.
 type Reader struct {
 	opts      Options
+	m         capture.SystemMetrics // the shared metrics, resolved for this system
 	log       *slog.Logger
 	repl      *pgconn.PgConn
 	catalog   *pgx.Conn
@@ -130,6 +131,7 @@ func New(opts Options) (*Reader, error) {
 		rels: map[uint32]*relation{},
 		ckpt: ckpt,
 	}
+	r.m = opts.Metrics.For(opts.System)
 	r.snap = r.snapshotRunner()
 	return r, nil
 }
@@ -498,12 +500,13 @@ func (r *Reader) commit(ctx context.Context, end LSN, commitTime time.Time) erro
 	r.tx = txState{}
 	switch {
 	case tx.begun:
-		r.opts.Metrics.Transactions.WithLabelValues(r.opts.System).Inc()
+		r.m.Transactions.Inc()
+		r.m.Changes.Add(float64(tx.seq))
 		return r.opts.Handler.Commit(ctx, &capture.TxEnd{
 			ID: fmt.Sprint(tx.xid), Position: end, CommitTime: commitTime.UTC(), Changes: int(tx.seq),
 		})
 	case tx.skip:
-		r.opts.Metrics.LoopDrops.WithLabelValues(r.opts.System).Inc()
+		r.m.LoopDrops.Inc()
 	}
 	// Nothing was published: let the slot move past it all the same.
 	return r.opts.Handler.Heartbeat(ctx, end)
@@ -592,7 +595,6 @@ func (r *Reader) change(ctx context.Context, relID uint32, op capture.Op, before
 		c = capture.Change{Op: capture.OpInsert, Table: t, After: c.After, Position: at, Seq: r.tx.seq}
 	}
 	r.tx.seq++
-	r.opts.Metrics.Changes.WithLabelValues(r.opts.System).Inc()
 	return r.opts.Handler.Change(ctx, &c)
 }
 

@@ -424,6 +424,9 @@ func TestIntegrationStreamedLargeTransaction(t *testing.T) {
 	if v := testCounter(h.reader.opts.Metrics.Streamed.WithLabelValues(h.system)); v < 1 {
 		t.Errorf("no transaction was streamed before commit (metric %v): the test did not exercise streaming", v)
 	}
+	if v := testCounter(h.reader.opts.Metrics.Changes.WithLabelValues(h.system)); v != 20002 {
+		t.Errorf("changes metric = %v, want 20002", v)
+	}
 	if v := testCounter(h.reader.opts.Metrics.StreamAborts.WithLabelValues(h.system)); v < 1 {
 		t.Errorf("no streamed abort was seen (metric %v)", v)
 	}
