@@ -457,13 +457,7 @@ func (m *EntityMapping) maps(field string) bool {
 }
 
 func unknownName(what, name string, known []string) string {
-	best, bestD := "", 3
-	for _, k := range known {
-		if d := config.Distance(name, k); d < bestD {
-			best, bestD = k, d
-		}
-	}
-	if best != "" {
+	if best := config.Suggest(name, known); best != "" {
 		return fmt.Sprintf("unknown %s %q (did you mean %q?)", what, name, best)
 	}
 	sort.Strings(known)

@@ -67,11 +67,6 @@ func myMust(t testing.TB, db *sql.DB, stmts ...string) {
 	}
 }
 
-// waitTopic waits until a topic exists with at least n records.
-func waitTopic(t testing.TB, topic string, n int64, within time.Duration) {
-	waitRecords(t, topic, n, within)
-}
-
 func TestIntegrationMySQLTypesThroughKafka(t *testing.T) {
 	db := myDB(t)
 	system := uniqueSystem("mytypes")
@@ -85,7 +80,7 @@ func TestIntegrationMySQLTypesThroughKafka(t *testing.T) {
 	time.Sleep(2 * time.Second) // the snapshot of the empty table is done
 	myMust(t, db, `INSERT INTO tandem.my_types VALUES (1, 12345678901234567.12345678, 18446744073709551615,
 		'2024-02-29 13:14:15.123456', '2024-02-29 13:14:15.654321', 'emoji 😀', '{"a": [1, 2]}', 'm', 'a,c', '', NULL, X'00FF')`)
-	waitTopic(t, topic, 1, time.Minute)
+	waitRecords(t, topic, 1, time.Minute)
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +139,7 @@ func TestIntegrationMySQLLoopFilter(t *testing.T) {
 	// 3: anyone else
 	myMust(t, db, "INSERT INTO tandem.my_loop VALUES (3, 'application')")
 	topic := "tandem." + system + ".tandem.my_loop"
-	waitTopic(t, topic, 1, time.Minute)
+	waitRecords(t, topic, 1, time.Minute)
 	time.Sleep(2 * time.Second)
 	if err := stop(); err != nil {
 		t.Fatal(err)
@@ -188,7 +183,7 @@ func TestIntegrationMySQLSnapshotThenStreamNoGapNoOverlap(t *testing.T) {
 	wg.Wait()
 	last := next.Load() - 1
 	topic := "tandem." + system + ".tandem.my_snap"
-	waitTopic(t, topic, last, 2*time.Minute)
+	waitRecords(t, topic, last, 2*time.Minute)
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -245,7 +240,7 @@ func TestIntegrationMySQLServerRestartSurvived(t *testing.T) {
 	topic := "tandem." + system + ".tandem.my_restart"
 	time.Sleep(2 * time.Second)
 	myMust(t, db, `INSERT INTO tandem.my_restart SELECT seq, 'before' FROM seq_1_to_500`)
-	waitTopic(t, topic, 500, time.Minute)
+	waitRecords(t, topic, 500, time.Minute)
 	restart := func(verb string) {
 		out, err := exec.Command("bash", filepath.Join(testenv.RepoRoot(t), "deploy", "local", "mariadb.sh"), verb).CombinedOutput()
 		if err != nil {
@@ -257,7 +252,7 @@ func TestIntegrationMySQLServerRestartSurvived(t *testing.T) {
 	restart("up")
 	db2 := myDB(t)
 	myMust(t, db2, `INSERT INTO tandem.my_restart SELECT seq, 'after' FROM seq_501_to_1000`)
-	waitTopic(t, topic, 1000, 2*time.Minute)
+	waitRecords(t, topic, 1000, 2*time.Minute)
 	if err := stop(); err != nil {
 		t.Fatalf("the capture did not survive the restart: %v", err)
 	}
@@ -301,7 +296,7 @@ func TestIntegrationMySQLPurgedBinlog(t *testing.T) {
 	cfgText := mysqlConfig(system, testenv.MySQLDSN(), []string{"tandem.my_purge"}, "")
 	stop := startRun(t, cfgText)
 	topic := "tandem." + system + ".tandem.my_purge"
-	waitTopic(t, topic, 1, time.Minute)
+	waitRecords(t, topic, 1, time.Minute)
 	time.Sleep(2 * time.Second) // the position is saved
 	if err := stop(); err != nil {
 		t.Fatal(err)
@@ -330,7 +325,7 @@ func TestIntegrationMySQLPurgedBinlog(t *testing.T) {
 		t.Fatalf("exit %d, want 1 naming the purge and the fix:\n%s", code, out)
 	}
 	stop = startRun(t, strings.Replace(cfgText, "chunk_rows: 1000", "chunk_rows: 1000\n      snapshot: when_needed", 1))
-	waitTopic(t, topic, 3, time.Minute) // 1 from the first run, then a new snapshot of both rows
+	waitRecords(t, topic, 3, time.Minute) // 1 from the first run, then a new snapshot of both rows
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -352,8 +347,8 @@ func TestIntegrationMySQLAlterMidColumnList(t *testing.T) {
 		`ALTER TABLE tandem.my_alter ADD COLUMN mid DECIMAL(8,2) AFTER id`,
 		`INSERT INTO tandem.my_alter VALUES (2, 2.50, 'two', 20)`)
 	topic := "tandem." + system + ".tandem.my_alter"
-	waitTopic(t, topic, 2, time.Minute)
-	waitTopic(t, "tandem."+system+".schema_changes", 1, time.Minute)
+	waitRecords(t, topic, 2, time.Minute)
+	waitRecords(t, "tandem."+system+".schema_changes", 1, time.Minute)
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}

@@ -386,22 +386,33 @@ func yamlFields(t reflect.Type) map[string]field {
 }
 
 func unknownKey(name string, fields map[string]field) string {
+	names := make([]string, 0, len(fields))
 	known := make([]string, 0, len(fields))
-	best, bestD := "", 3
 	for k, f := range fields {
+		names = append(names, k)
 		known = append(known, k)
 		if f.Type == secretType {
 			known = append(known, k+"_file")
 		}
-		if d := Distance(name, k); d < bestD {
-			best, bestD = k, d
-		}
 	}
+	sort.Strings(names)
 	sort.Strings(known)
-	if best != "" {
+	if best := Suggest(name, names); best != "" {
 		return fmt.Sprintf("unknown key %q (did you mean %q?)", name, best)
 	}
 	return fmt.Sprintf("unknown key %q; known keys here: %s", name, strings.Join(known, ", "))
+}
+
+// Suggest returns the candidate closest to name, within two edits, for a
+// "did you mean" (the first of equals, in candidates' order), or "".
+func Suggest(name string, candidates []string) string {
+	best, bestD := "", 3
+	for _, c := range candidates {
+		if d := Distance(name, c); d < bestD {
+			best, bestD = c, d
+		}
+	}
+	return best
 }
 
 // Distance is the Levenshtein distance between a and b, for "did you mean"
