@@ -23,26 +23,12 @@ import (
 	"github.com/tandem-sync/tandem/internal/testenv"
 )
 
+// mysqlConfig is a config for one MySQL/MariaDB system capturing tables,
+// with a random capture.server_id and small snapshot chunks; extra goes at
+// the top level.
 func mysqlConfig(system, dsn string, tables []string, extra string) string {
-	return fmt.Sprintf(`systems:
-  %s:
-    kind: mysql
-    dsn: %q
-    capture:
-      server_id: %d
-      tables: [%s]
-      heartbeat: 1s
-      chunk_rows: 1000
-kafka:
-  brokers: [%q]
-  partitions: 3
-schema_registry:
-  url: %q
-http:
-  listen: ""
-log:
-  level: warn
-%s`, system, dsn, 6000+rand.IntN(3000), strings.Join(tables, ", "), testenv.KafkaBroker(), testenv.RegistryURL(), extra)
+	return sourceConfig(system, "mysql", dsn, tables,
+		fmt.Sprintf("      server_id: %d\n      chunk_rows: 1000\n", 6000+rand.IntN(3000)), "", extra)
 }
 
 func myDB(t testing.TB) *sql.DB {

@@ -24,14 +24,16 @@ import (
 	"github.com/tandem-sync/tandem/schema"
 )
 
-// captureConfig is a config for one PostgreSQL system capturing tables.
-func captureConfig(system string, tables []string, extra string) string {
+// sourceConfig is a config capturing tables of one system of kind:
+// captureExtra goes under capture, kafkaExtra under kafka, and tail at the
+// top level.
+func sourceConfig(system, kind, dsn string, tables []string, captureExtra, kafkaExtra, tail string) string {
 	return fmt.Sprintf(`systems:
   %s:
-    kind: postgres
+    kind: %s
     dsn: %q
     capture:
-      tables: [%s]
+%s      tables: [%s]
       heartbeat: 1s
 kafka:
   brokers: [%q]
@@ -43,7 +45,13 @@ http:
   listen: ""
 log:
   level: warn
-`, system, testenv.PostgresDSN(), strings.Join(tables, ", "), testenv.KafkaBroker(), extra, testenv.RegistryURL())
+%s`, system, kind, dsn, captureExtra, strings.Join(tables, ", "), testenv.KafkaBroker(), kafkaExtra, testenv.RegistryURL(), tail)
+}
+
+// captureConfig is a config for one PostgreSQL system capturing tables;
+// extra goes under kafka.
+func captureConfig(system string, tables []string, extra string) string {
+	return sourceConfig(system, "postgres", testenv.PostgresDSN(), tables, "", extra, "")
 }
 
 // startRun runs the captures in-process until the returned stop is called.
