@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/tandem-sync/tandem/capture"
 )
@@ -150,12 +151,11 @@ func (r *Runner) Run(ctx context.Context, st *State, base capture.Position, src 
 		st.Seq += 1 << 32
 		r.Log.Warn("resuming an interrupted snapshot in a new consistent view; rows changed since it began arrive again from the stream")
 	}
-	sv := &saver{r: r, state: st.clone(), wake: make(chan struct{}, 1), saved: make(chan error, 1)}
+	sv := &saver{r: r, state: st.clone(), wake: make(chan struct{}, 1), saved: make(chan error, 1), stop: make(chan struct{})}
 	r.sv.Store(sv)
-	saverCtx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
-	go func() { defer close(done); sv.run(saverCtx) }()
-	defer func() { stop(); <-done; r.sv.Store(nil) }()
+	go func() { defer close(done); sv.run(ctx) }()
+	defer func() { close(sv.stop); <-done; r.sv.Store(nil) }()
 
 	var last Position
 	for _, table := range r.Tables {
@@ -284,20 +284,32 @@ type saver struct {
 	latest *Position
 	wake   chan struct{}
 	saved  chan error
+	stop   chan struct{} // closed when Run ends
 }
 
 func (sv *saver) run(ctx context.Context) {
 	for {
+		stopping := false
 		select {
 		case <-ctx.Done():
 			return
 		case <-sv.wake:
+		case <-sv.stop:
+			// Run is ending (an error): keep what was acked so far, so that
+			// a resume does not read it again.
+			stopping = true
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			defer cancel()
 		}
 		sv.mu.Lock()
 		p := sv.latest
 		sv.latest = nil
 		sv.mu.Unlock()
 		if p == nil {
+			if stopping {
+				return
+			}
 			continue
 		}
 		st := sv.state
@@ -323,6 +335,9 @@ func (sv *saver) run(ctx context.Context) {
 		}
 		if p.Final {
 			sv.saved <- err
+			return
+		}
+		if stopping {
 			return
 		}
 	}
