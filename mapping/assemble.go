@@ -100,16 +100,23 @@ func (a *Assembler) Tables() []string { return sortedKeys(a.byTable) }
 // Add folds one captured change into the transaction's deltas. A value a
 // field spec cannot convert is a *ValueError naming the field.
 func (a *Assembler) Add(c *capture.Change) error {
-	for i := range a.byTable[c.Table.QualifiedName()] {
-		b := &a.byTable[c.Table.QualifiedName()][i]
+	bindings := a.byTable[c.Table.QualifiedName()]
+	if len(bindings) == 0 || c.Op == capture.OpTruncate {
+		return nil
+	}
+	// What every binding of the table reads, worked out once per change.
+	rc := rowChange{c: c, changed: changedColumns(c)}
+	_, rc.get = row(c)
+	for i := range bindings {
+		b := &bindings[i]
 		var err error
 		switch b.kind {
 		case rootBinding:
-			err = a.root(b, c)
+			err = a.root(b, &rc)
 		case metaBinding:
-			err = a.metaRow(b, c)
+			err = a.metaRow(b, &rc)
 		case joinBinding:
-			err = a.joinRow(b, c)
+			err = a.joinRow(b, &rc)
 		}
 		if err != nil {
 			return fmt.Errorf("%s %s: %w", a.system, b.entity, err)
@@ -147,6 +154,13 @@ func (a *Assembler) delta(entity, id string, op capture.Op) *Delta {
 	return d
 }
 
+// rowChange is one captured change with its lookups.
+type rowChange struct {
+	c       *capture.Change
+	get     func(string) (any, bool)
+	changed func(string) bool
+}
+
 // row returns the image that describes the row now (After, or Before for a
 // delete) and a column lookup into it.
 func row(c *capture.Change) (capture.Row, func(string) (any, bool)) {
@@ -178,11 +192,8 @@ func matches(where map[string]string, get func(string) (any, bool)) bool {
 	return true
 }
 
-func (a *Assembler) root(b *binding, c *capture.Change) error {
-	if c.Op == capture.OpTruncate {
-		return nil
-	}
-	_, get := row(c)
+func (a *Assembler) root(b *binding, rc *rowChange) error {
+	c, get := rc.c, rc.get
 	if !matches(b.m.Where, get) {
 		return nil
 	}
@@ -199,7 +210,7 @@ func (a *Assembler) root(b *binding, c *capture.Change) error {
 	if c.Op == capture.OpDelete {
 		return nil
 	}
-	changed := changedColumns(c)
+	changed := rc.changed
 	for _, f := range sortedKeys(b.m.Fields) {
 		spec := b.m.Fields[f]
 		if spec.Const != nil {
@@ -233,11 +244,8 @@ func changedColumns(c *capture.Change) func(string) bool {
 	return func(col string) bool { return set[col] }
 }
 
-func (a *Assembler) metaRow(b *binding, c *capture.Change) error {
-	if c.Op == capture.OpTruncate {
-		return nil
-	}
-	_, get := row(c)
+func (a *Assembler) metaRow(b *binding, rc *rowChange) error {
+	c, get := rc.c, rc.get
 	k, _ := get(b.meta.Key)
 	field, ok := b.byKey[text(k)]
 	if !ok {
@@ -252,7 +260,7 @@ func (a *Assembler) metaRow(b *binding, c *capture.Change) error {
 		d.Fields[field] = nil // the meta row is gone: the field has no value
 		return nil
 	}
-	if c.Op == capture.OpUpdate && !changedColumns(c)(b.meta.Value) {
+	if c.Op == capture.OpUpdate && !rc.changed(b.meta.Value) {
 		return nil
 	}
 	v, _ := get(b.meta.Value)
@@ -270,11 +278,8 @@ func (a *Assembler) metaRow(b *binding, c *capture.Change) error {
 	return nil
 }
 
-func (a *Assembler) joinRow(b *binding, c *capture.Change) error {
-	if c.Op == capture.OpTruncate {
-		return nil
-	}
-	_, get := row(c)
+func (a *Assembler) joinRow(b *binding, rc *rowChange) error {
+	c, get := rc.c, rc.get
 	if !matches(b.join.Where, get) {
 		return nil
 	}
@@ -295,7 +300,7 @@ func (a *Assembler) joinRow(b *binding, c *capture.Change) error {
 		target = d.Records[b.join.Into]
 		info = b.info.Fields[b.join.Into].Fields
 	}
-	changed := changedColumns(c)
+	changed := rc.changed
 	for _, f := range sortedKeys(b.join.Fields) {
 		spec := b.join.Fields[f]
 		if c.Op == capture.OpDelete {
