@@ -77,7 +77,7 @@ func (p *proc) term(t *testing.T) {
 type killBackend struct {
 	name  string
 	setup func(t *testing.T) (cfg, topic string)
-	exec  func(ctx context.Context, w int) (loadConn, error)
+	exec  func(ctx context.Context) (loadConn, error)
 }
 
 // loadConn runs one writer's statements.
@@ -134,7 +134,7 @@ func TestIntegrationKill9LosesNothing(t *testing.T) {
 					`CREATE TABLE run_kill (id int PRIMARY KEY, version int NOT NULL, payload text)`)
 				return captureConfig(system, []string{"public.run_kill"}, ""), "tandem." + system + ".public.run_kill"
 			},
-			exec: func(ctx context.Context, _ int) (loadConn, error) {
+			exec: func(ctx context.Context) (loadConn, error) {
 				c, err := pgx.Connect(ctx, testenv.PostgresDSN())
 				return &pgLoad{c: c}, err
 			},
@@ -148,7 +148,7 @@ func TestIntegrationKill9LosesNothing(t *testing.T) {
 					`CREATE TABLE tandem.run_kill (id INT PRIMARY KEY, version INT NOT NULL, payload TEXT)`)
 				return mysqlConfig(system, testenv.MySQLDSN(), []string{"tandem.run_kill"}, ""), "tandem." + system + ".tandem.run_kill"
 			},
-			exec: func(ctx context.Context, _ int) (loadConn, error) {
+			exec: func(ctx context.Context) (loadConn, error) {
 				db, err := sql.Open("mysql", testenv.MySQLDSN())
 				if err == nil {
 					db.SetMaxOpenConns(1)
@@ -185,7 +185,7 @@ func killTest(t *testing.T, bin string, b killBackend) {
 		go func(w int) {
 			defer wg.Done()
 			ctx := context.Background()
-			c, err := b.exec(ctx, w)
+			c, err := b.exec(ctx)
 			if err != nil {
 				t.Error(err)
 				return
