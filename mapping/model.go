@@ -39,16 +39,18 @@ package mapping
 
 // EntityDef declares an entity of the mapping's own.
 type EntityDef struct {
-	Key    []string            `yaml:"key" doc:"The natural key: the fields that identify one entity in every system."`
-	Parent string              `yaml:"parent" doc:"For a child entity, its aggregate root (it travels in the root's topic)."`
-	Fields map[string]FieldDef `yaml:"fields" doc:"The entity's fields and their types."`
+	Key       []string            `yaml:"key" doc:"The natural key: the fields that identify one entity in every system."`
+	Parent    string              `yaml:"parent" doc:"For a child entity, its aggregate root (it travels in the root's topic)."`
+	ParentKey []string            `yaml:"parent_key" doc:"For a child entity, its fields that hold the parent's natural key, in the parent key's order (default: fields named as the parent's key fields)."`
+	Fields    map[string]FieldDef `yaml:"fields" doc:"The entity's fields and their types."`
 }
 
 // FieldDef declares one field of an entity of the mapping's own.
 type FieldDef struct {
 	Type      string   `yaml:"type" doc:"string, int, long, decimal, boolean, timestamp, date or json."`
 	Precision int      `yaml:"precision" doc:"decimal: total digits (default 26)."`
-	Scale     int      `yaml:"scale" doc:"decimal: digits after the point (default 8)."`
+	Scale     *int     `yaml:"scale" doc:"decimal: digits after the point (default 8)."`
+	Kind      string   `yaml:"kind" doc:"decimal: what it measures, money, quantity, weight or percent (default quantity)."`
 	Required  bool     `yaml:"required" doc:"Every system that maps the entity must map this field."`
 	Values    []string `yaml:"values" doc:"The canonical values of a status-like string field."`
 }

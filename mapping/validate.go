@@ -111,8 +111,62 @@ func (c *Config) validateEntityDef(ps *config.Problems, name string, d *EntityDe
 		if msg, ok := config.OneOf(fd.Type, fieldTypes...); !ok {
 			ps.Add(path+".fields."+f+".type", msg)
 		}
-		if fd.Type != "decimal" && (fd.Scale != 0 || fd.Precision != 0) {
-			ps.Add(path+".fields."+f, "precision and scale apply to decimal fields only")
+		fp := path + ".fields." + f
+		switch {
+		case fd.Type != "decimal" && (fd.Scale != nil || fd.Precision != 0 || fd.Kind != ""):
+			ps.Add(fp, "precision, scale and kind apply to decimal fields only")
+		case fd.Type == "decimal":
+			precision, scale := fd.Precision, 8
+			if precision == 0 {
+				precision = 26
+			}
+			if fd.Scale != nil {
+				scale = *fd.Scale
+			}
+			if precision < 1 || scale < 0 || scale > precision {
+				ps.Add(fp, fmt.Sprintf("decimal(%d,%d) is not a valid decimal: 0 <= scale <= precision", precision, scale))
+			}
+			if fd.Kind != "" {
+				if msg, ok := config.OneOf(fd.Kind, "money", "quantity", "weight", "percent"); !ok {
+					ps.Add(fp+".kind", msg)
+				}
+			}
+		}
+		if len(fd.Values) > 0 && fd.Type != "string" {
+			ps.Add(fp+".values", "values apply to string fields only")
+		}
+	}
+	c.validateParentKey(ps, path, d, cat)
+}
+
+// validateParentKey checks that a child entity's parent-key fields exist
+// and match its parent's natural key.
+func (c *Config) validateParentKey(ps *config.Problems, path string, d *EntityDef, cat map[string]*EntityInfo) {
+	if d.Parent == "" {
+		if len(d.ParentKey) > 0 {
+			ps.Add(path+".parent_key", "applies to child entities only: set parent too")
+		}
+		return
+	}
+	parent := cat[d.Parent]
+	if parent == nil {
+		return // reported with parent
+	}
+	pk, _ := c.parentKey(d)
+	if len(pk) != len(parent.Key) {
+		ps.Add(path+".parent_key", fmt.Sprintf("%s has %d key field(s) (%s); give one field of this entity for each",
+			d.Parent, len(parent.Key), strings.Join(parent.Key, ", ")))
+		return
+	}
+	for i, f := range pk {
+		fd, ok := d.Fields[f]
+		if !ok {
+			ps.Add(path+".parent_key", fmt.Sprintf("field %q, which holds %s.%s, is not among the fields; declare it or name another with parent_key",
+				f, d.Parent, parent.Key[i]))
+			continue
+		}
+		if want := parent.Fields[parent.Key[i]].Type; want != "" && fd.Type != want {
+			ps.Add(path+".fields."+f+".type", fmt.Sprintf("%s holds %s.%s, which is %s, not %s", f, d.Parent, parent.Key[i], want, fd.Type))
 		}
 	}
 }

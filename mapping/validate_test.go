@@ -64,9 +64,11 @@ entities:
       price: {type: decimal, scale: 2}
       status: {type: string, values: [active, draft]}
   item_line:
-    key: [qty]
+    key: [item_sku, qty]
     parent: item
+    parent_key: [item_sku]
     fields:
+      item_sku: {type: string}
       qty: {type: decimal}
 ownership:
   item: {owner: erp, fields: {status: shop}}
@@ -126,11 +128,11 @@ func TestBadMappings(t *testing.T) {
 		{"unknown time zone", "          name: post_title", "          name: {column: post_title, timezone: Mars/Olympus}",
 			`m.yaml:12: systems.shop.entities.item.fields.name.timezone: "Mars/Olympus" is not a time zone`},
 		{"flow from a system that does not own the field", "fields: [status]}", "fields: [price]}",
-			`m.yaml:63: flows[1].fields[0]: field price of item is owned by erp, so it cannot flow from shop`},
+			`m.yaml:65: flows[1].fields[0]: field price of item is owned by erp, so it cannot flow from shop`},
 		{"flow to an unknown system", "{entity: item, from: erp, to: shop}", "{entity: item, from: erp, to: shopp}",
-			`m.yaml:62: flows[0].to: unknown system "shopp" (did you mean "shop"?)`},
+			`m.yaml:64: flows[0].to: unknown system "shopp" (did you mean "shop"?)`},
 		{"ownership by a system that does not map the entity", "item: {owner: erp, fields: {status: shop}}", "item: {owner: erp, fields: {status: warehouse}}",
-			`m.yaml:60: ownership.item.fields.status: unknown system "warehouse"`},
+			`m.yaml:62: ownership.item.fields.status: unknown system "warehouse"`},
 		{"reference to an unknown entity", "          name: post_title", "          name: {column: post_author, ref: custmer}",
 			`m.yaml:12: systems.shop.entities.item.fields.name.ref: unknown entity "custmer" (did you mean "customer"?)`},
 		{"reference to an entity the system does not map", "          name: post_title", "          name: {column: post_author, ref: customer}",
@@ -139,6 +141,16 @@ func TestBadMappings(t *testing.T) {
 			`m.yaml:25: systems.shop.entities.item_line.parent.entity: the parent of item_line is item, not "item_line"`},
 		{"entity type unknown", "      price: {type: decimal, scale: 2}", "      price: {type: money, scale: 2}",
 			`m.yaml:52: entities.item.fields.price.type: "money" is not one of string, int, long, decimal, boolean, timestamp, date, json`},
+		{"parent key of the wrong type", "      item_sku: {type: string}", "      item_sku: {type: long}",
+			`m.yaml:59: entities.item_line.fields.item_sku.type: item_sku holds item.sku, which is string, not long`},
+		{"parent key not declared", "    parent_key: [item_sku]", "    parent_key: [sku]",
+			`m.yaml:57: entities.item_line.parent_key: field "sku", which holds item.sku, is not among the fields`},
+		{"decimal kind unknown", "      price: {type: decimal, scale: 2}", "      price: {type: decimal, scale: 2, kind: cash}",
+			`m.yaml:52: entities.item.fields.price.kind: "cash" is not one of money, quantity, weight, percent`},
+		{"scale above precision", "      price: {type: decimal, scale: 2}", "      price: {type: decimal, precision: 4, scale: 6}",
+			`m.yaml:52: entities.item.fields.price: decimal(4,6) is not a valid decimal`},
+		{"values on a number", "      status: {type: string, values: [active, draft]}", "      status: {type: long, values: [active, draft]}",
+			`m.yaml:53: entities.item.fields.status.values: values apply to string fields only`},
 		{"a column and a const", "          name: post_title", "          name: {column: post_title, const: x}",
 			`m.yaml:12: systems.shop.entities.item.fields.name: give only one of column, key and const`},
 	}

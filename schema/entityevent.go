@@ -143,18 +143,33 @@ func (s *Serializer) Entity(ctx context.Context, tx *capture.TxBegin, ev *Entity
 	return bus.Record{Topic: c.topic, Key: key, Value: val}, nil
 }
 
+func builtinEntity(name string) (entities.Entity, error) {
+	if e, ok := entities.Lookup(name); ok {
+		return e, nil
+	}
+	return entities.Entity{}, fmt.Errorf("unknown entity %q", name)
+}
+
 func (s *Serializer) entityCodec(ctx context.Context, name string) (*entityCodec, error) {
 	if c := s.entities[name]; c != nil {
 		return c, nil
 	}
-	e, ok := entities.Lookup(name)
-	if !ok {
-		return nil, fmt.Errorf("unknown entity %q", name)
+	lookup := s.opts.Entity
+	if lookup == nil {
+		lookup = builtinEntity
 	}
-	root, _ := entities.Lookup(e.Aggregate)
+	e, err := lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	root := e
+	if !e.Root() {
+		if root, err = lookup(e.Aggregate); err != nil {
+			return nil, fmt.Errorf("the aggregate of %s: %w", name, err)
+		}
+	}
 	c := &entityCodec{topic: EntityTopic(s.opts.TopicPrefix, s.opts.System, e), e: e, root: root}
 	keySchema, valueSchema := entityKeySchema(root), EntityEnvelopeSchema(e)
-	var err error
 	if c.key, err = goavro.NewCodec(keySchema); err != nil {
 		return nil, fmt.Errorf("key schema of %s: %w", c.topic, err)
 	}

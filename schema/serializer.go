@@ -17,6 +17,7 @@ import (
 	"github.com/tandem-sync/tandem/bus"
 	"github.com/tandem-sync/tandem/capture"
 	"github.com/tandem-sync/tandem/internal/config"
+	"github.com/tandem-sync/tandem/schema/entities"
 )
 
 // SerializerOptions says where a capture's events go and how their source
@@ -26,6 +27,10 @@ type SerializerOptions struct {
 	Connector   string // "postgres" or "mysql"
 	Database    string // source.database
 	TopicPrefix string // first part of every topic, as bus.Config.TopicPrefix
+	// Entity returns an entity by name, for Serializer.Entity: the
+	// mapping's (*Config).Entity, which knows the config's own entities.
+	// Nil means the built-ins only (entities.Lookup).
+	Entity func(name string) (entities.Entity, error)
 }
 
 // Validate reports every problem in o at once.

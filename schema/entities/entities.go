@@ -174,7 +174,7 @@ func load(fsys fs.FS) ([]Entity, error) {
 			errs = append(errs, err)
 			continue
 		}
-		e, err := parseEntity(strings.TrimSuffix(path.Base(p), ".avsc"), data)
+		e, err := Parse(strings.TrimSuffix(path.Base(p), ".avsc"), data)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", p, err))
 			continue
@@ -210,9 +210,10 @@ type avroField struct {
 	Values  []string        `json:"tandem.values"`
 }
 
-// parseEntity reads one entity's .avsc. name is the entity's name, which
-// the record must have.
-func parseEntity(name string, data []byte) (Entity, error) {
+// Parse reads one entity's .avsc, as the built-ins are read: the mapping
+// uses it for the entities a config declares. name is the entity's name,
+// which the record must have.
+func Parse(name string, data []byte) (Entity, error) {
 	var compact bytes.Buffer
 	if err := json.Compact(&compact, data); err != nil {
 		return Entity{}, fmt.Errorf("not JSON: %w", err)

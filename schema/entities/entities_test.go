@@ -446,7 +446,7 @@ func TestParseErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := parseEntity("thing", []byte(tt.schema))
+			_, err := Parse("thing", []byte(tt.schema))
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("parseEntity: %v, want an error containing %q", err, tt.want)
 			}
@@ -455,8 +455,8 @@ func TestParseErrors(t *testing.T) {
 
 	// A good one parses, and load reports the file of a bad one.
 	good := rec(keyed, code)
-	if _, err := parseEntity("thing", []byte(good)); err != nil {
-		t.Errorf("parseEntity(good): %v", err)
+	if _, err := Parse("thing", []byte(good)); err != nil {
+		t.Errorf("Parse(good): %v", err)
 	}
 	_, err := load(fstest.MapFS{
 		"avsc/thing.avsc": {Data: []byte(good)},
