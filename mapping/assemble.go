@@ -1,8 +1,10 @@
 package mapping
 
 import (
+	"errors"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/tandem-sync/tandem/capture"
 )
@@ -14,11 +16,35 @@ import (
 // publishing step resolves it to that entity's natural key.
 type Delta struct {
 	Entity  string
-	LocalID string     // the root row's id, as text
+	LocalID string     // the root row's id, as text; empty for a pending via change (Via)
 	Op      capture.Op // c: the root row was inserted; u: changed; d: deleted; r: snapshot read
 	Fields  map[string]any
-	Records map[string]map[string]any // fields of record fields filled by joined rows (into)
+	Records map[string]map[string]any // record fields filled by joined rows (into): the whole joined row
 	Parent  string                    // a child's parent local id, when the root row says
+	// Key holds the natural key fields the root row carries (mapped from
+	// its columns, or constants), whether or not the change set them: what
+	// identifies the instance without a lookup.
+	Key map[string]any
+	// Root is true when the root row itself was part of the change (so
+	// Key and Parent are what it holds).
+	Root bool
+	// ViaValues holds, per via join (by index in the mapping's joins), the
+	// value of the root's via column when the change set it: the joined
+	// row's fields are then looked up.
+	ViaValues map[int]string
+	// Via is set on a delta from a change to a via-joined table: it
+	// applies to every root row whose via column holds Via.Value, which a
+	// lookup finds.
+	Via *ViaChange
+	// Table is the table of the first change that touched the instance.
+	Table *capture.Table
+}
+
+// ViaChange is a change to a table that root rows refer to (e.g. Odoo's
+// product_template, referred to by product_product.product_tmpl_id).
+type ViaChange struct {
+	Join  int    // index of the join in the entity mapping's joins
+	Value string // the changed row's owner value
 }
 
 // Assembler turns a system's captured row changes into entity deltas,
@@ -37,7 +63,12 @@ type Assembler struct {
 	order   []deltaKey
 }
 
-type deltaKey struct{ entity, id string }
+// deltaKey names one pending delta: an instance by local id, or (via set)
+// the roots of a via-joined row.
+type deltaKey struct {
+	entity, id string
+	via        int // join index + 1 for a via change; 0 otherwise
+}
 
 type bindingKind int
 
@@ -45,6 +76,7 @@ const (
 	rootBinding bindingKind = iota
 	metaBinding
 	joinBinding
+	viaBinding
 )
 
 type binding struct {
@@ -55,10 +87,17 @@ type binding struct {
 	meta   *MetaTable
 	join   *JoinTable
 	byKey  map[string]string // meta: meta key -> field
+	index  int               // join: index in m.Joins
+	keys   []string          // root: natural key fields mapped from the root table or constant
 }
 
 // NewAssembler builds the assembler of system sys from a validated config.
 func NewAssembler(cfg *Config, sys string) (*Assembler, error) {
+	return newAssembler(cfg, sys, "")
+}
+
+// newAssembler builds an assembler of every entity of sys, or of only one.
+func newAssembler(cfg *Config, sys, only string) (*Assembler, error) {
 	s := cfg.Systems[sys]
 	if s == nil {
 		return nil, fmt.Errorf("no system %q", sys)
@@ -67,10 +106,16 @@ func NewAssembler(cfg *Config, sys string) (*Assembler, error) {
 	a := &Assembler{system: sys, byTable: map[string][]binding{}, pending: map[deltaKey]*Delta{}}
 	for _, ent := range sortedKeys(s.Entities) {
 		m, info := s.Entities[ent], cat[ent]
-		if m == nil || info == nil {
+		if m == nil || info == nil || (only != "" && ent != only) {
 			continue
 		}
-		a.byTable[m.Table] = append(a.byTable[m.Table], binding{kind: rootBinding, entity: ent, info: info, m: m})
+		root := binding{kind: rootBinding, entity: ent, info: info, m: m}
+		for _, k := range info.Key {
+			if spec, ok := m.Fields[k]; ok && spec.Ref == "" {
+				root.keys = append(root.keys, k)
+			}
+		}
+		a.byTable[m.Table] = append(a.byTable[m.Table], root)
 		for i := range m.Meta {
 			mt := &m.Meta[i]
 			b := binding{kind: metaBinding, entity: ent, info: info, m: m, meta: mt, byKey: map[string]string{}}
@@ -85,10 +130,11 @@ func NewAssembler(cfg *Config, sys string) (*Assembler, error) {
 		}
 		for i := range m.Joins {
 			jt := &m.Joins[i]
+			kind := joinBinding
 			if jt.Via != "" {
-				continue // a table the root refers to: changes there need a lookup of the roots (not yet)
+				kind = viaBinding // a table the root refers to: its roots are found by a lookup
 			}
-			a.byTable[jt.Table] = append(a.byTable[jt.Table], binding{kind: joinBinding, entity: ent, info: info, m: m, join: jt})
+			a.byTable[jt.Table] = append(a.byTable[jt.Table], binding{kind: kind, entity: ent, info: info, m: m, join: jt, index: i})
 		}
 	}
 	return a, nil
@@ -97,8 +143,10 @@ func NewAssembler(cfg *Config, sys string) (*Assembler, error) {
 // Tables returns every table the assembler reads, sorted.
 func (a *Assembler) Tables() []string { return sortedKeys(a.byTable) }
 
-// Add folds one captured change into the transaction's deltas. A value a
-// field spec cannot convert is a *ValueError naming the field.
+// Add folds one captured change into the transaction's deltas. Values a
+// field spec cannot convert are left out and returned as BadValues (each a
+// *ValueError naming the field); the rest of the change is folded in. Any
+// other error (a row without its id column) means the change was not.
 func (a *Assembler) Add(c *capture.Change) error {
 	bindings := a.byTable[c.Table.QualifiedName()]
 	if len(bindings) == 0 || c.Op == capture.OpTruncate {
@@ -117,13 +165,21 @@ func (a *Assembler) Add(c *capture.Change) error {
 			err = a.metaRow(b, &rc)
 		case joinBinding:
 			err = a.joinRow(b, &rc)
+		case viaBinding:
+			err = a.viaRow(b, &rc)
 		}
 		if err != nil {
 			return fmt.Errorf("%s %s: %w", a.system, b.entity, err)
 		}
 	}
+	if len(rc.bad) > 0 {
+		return rc.bad
+	}
 	return nil
 }
+
+// Pending returns how many deltas the open transaction holds.
+func (a *Assembler) Pending() int { return len(a.order) }
 
 // Flush returns the transaction's deltas, in the order their instances
 // were first touched, and starts the next transaction.
@@ -136,11 +192,11 @@ func (a *Assembler) Flush() []*Delta {
 	return out
 }
 
-func (a *Assembler) delta(entity, id string, op capture.Op) *Delta {
-	k := deltaKey{entity, id}
+func (a *Assembler) delta(entity, id string, op capture.Op, t *capture.Table) *Delta {
+	k := deltaKey{entity: entity, id: id}
 	d := a.pending[k]
 	if d == nil {
-		d = &Delta{Entity: entity, LocalID: id, Op: op, Fields: map[string]any{}}
+		d = &Delta{Entity: entity, LocalID: id, Op: op, Fields: map[string]any{}, Table: t}
 		a.pending[k] = d
 		a.order = append(a.order, k)
 		return d
@@ -159,6 +215,43 @@ type rowChange struct {
 	c       *capture.Change
 	get     func(string) (any, bool)
 	changed func(string) bool
+	bad     BadValues
+}
+
+// read converts one stored value, recording a value the spec cannot
+// convert instead of failing the change: the field is left out, and the
+// rest of the change still counts.
+func (rc *rowChange) read(b *binding, field string, fi FieldInfo, spec FieldSpec, stored any) (any, bool) {
+	v, err := Read(field, fi, spec, stored)
+	if err != nil {
+		var ve *ValueError
+		if errors.As(err, &ve) {
+			ve.Field = field
+		}
+		rc.bad = append(rc.bad, &BadValue{Entity: b.entity, Table: rc.c.Table.QualifiedName(), Err: err})
+		return nil, false
+	}
+	return v, true
+}
+
+// BadValue is a stored value that a field spec could not convert: the
+// field was left out of its delta.
+type BadValue struct {
+	Entity string
+	Table  string
+	Err    error // a *ValueError
+}
+
+// BadValues are the values of one change that could not be converted.
+// Assembler.Add returns them; the change's other fields still count.
+type BadValues []*BadValue
+
+func (bv BadValues) Error() string {
+	msgs := make([]string, len(bv))
+	for i, b := range bv {
+		msgs[i] = fmt.Sprintf("%s (table %s): %v", b.Entity, b.Table, b.Err)
+	}
+	return strings.Join(msgs, "; ")
 }
 
 // row returns the image that describes the row now (After, or Before for a
@@ -201,16 +294,44 @@ func (a *Assembler) root(b *binding, rc *rowChange) error {
 	if !ok || idv == nil {
 		return fmt.Errorf("row of %s has no id column %s", c.Table.QualifiedName(), b.m.ID)
 	}
-	d := a.delta(b.entity, text(idv), c.Op)
+	d := a.delta(b.entity, text(idv), c.Op, c.Table)
+	d.Root = true
 	if b.m.Parent != nil {
 		if p, ok := get(b.m.Parent.Column); ok && p != nil && !capture.IsUnchanged(p) {
 			d.Parent = text(p)
+		}
+	}
+	// The natural key as the row holds it, changed or not (a delete's
+	// image has it where the replica identity or row image carries it).
+	for _, k := range b.keys {
+		spec := b.m.Fields[k]
+		v, ok := get(spec.Column)
+		if spec.Const == nil && (!ok || v == nil || capture.IsUnchanged(v)) {
+			continue
+		}
+		val, ok := rc.read(b, k, b.info.Fields[k], spec, v)
+		if ok && val != nil {
+			if d.Key == nil {
+				d.Key = map[string]any{}
+			}
+			d.Key[k] = val
 		}
 	}
 	if c.Op == capture.OpDelete {
 		return nil
 	}
 	changed := rc.changed
+	for i, jt := range b.m.Joins {
+		if jt.Via == "" || !changed(jt.Via) {
+			continue
+		}
+		if v, _ := get(jt.Via); v != nil {
+			if d.ViaValues == nil {
+				d.ViaValues = map[int]string{}
+			}
+			d.ViaValues[i] = text(v)
+		}
+	}
 	for _, f := range sortedKeys(b.m.Fields) {
 		spec := b.m.Fields[f]
 		if spec.Const != nil {
@@ -223,11 +344,7 @@ func (a *Assembler) root(b *binding, rc *rowChange) error {
 			continue
 		}
 		v, _ := get(spec.Column)
-		val, err := Read(f, b.info.Fields[f], spec, v)
-		if err != nil {
-			return err
-		}
-		if !capture.IsUnchanged(val) {
+		if val, ok := rc.read(b, f, b.info.Fields[f], spec, v); ok && !capture.IsUnchanged(val) {
 			d.Fields[f] = val
 		}
 	}
@@ -255,7 +372,7 @@ func (a *Assembler) metaRow(b *binding, rc *rowChange) error {
 	if !ok || owner == nil {
 		return fmt.Errorf("row of %s has no owner column %s", c.Table.QualifiedName(), b.meta.Owner)
 	}
-	d := a.delta(b.entity, text(owner), capture.OpUpdate)
+	d := a.delta(b.entity, text(owner), partOp(c.Op), c.Table)
 	if c.Op == capture.OpDelete {
 		d.Fields[field] = nil // the meta row is gone: the field has no value
 		return nil
@@ -268,11 +385,7 @@ func (a *Assembler) metaRow(b *binding, rc *rowChange) error {
 	if spec.Key == "" {
 		spec.Key, spec.Column = spec.Column, ""
 	}
-	val, err := Read(field, b.info.Fields[field], spec, v)
-	if err != nil {
-		return err
-	}
-	if !capture.IsUnchanged(val) {
+	if val, ok := rc.read(b, field, b.info.Fields[field], spec, v); ok && !capture.IsUnchanged(val) {
 		d.Fields[field] = val
 	}
 	return nil
@@ -287,9 +400,18 @@ func (a *Assembler) joinRow(b *binding, rc *rowChange) error {
 	if !ok || owner == nil {
 		return fmt.Errorf("row of %s has no owner column %s", c.Table.QualifiedName(), b.join.Owner)
 	}
-	d := a.delta(b.entity, text(owner), capture.OpUpdate)
+	d := a.delta(b.entity, text(owner), partOp(c.Op), c.Table)
+	return applyJoin(b, d, rc)
+}
+
+// applyJoin sets the fields a joined row contributes to d. A record field
+// (into) takes the whole row, changed columns or not, since the record
+// travels whole; plain fields take the changed columns.
+func applyJoin(b *binding, d *Delta, rc *rowChange) error {
+	c, get := rc.c, rc.get
 	target := d.Fields
 	info := b.info.Fields
+	changed := rc.changed
 	if b.join.Into != "" {
 		if d.Records == nil {
 			d.Records = map[string]map[string]any{}
@@ -299,8 +421,8 @@ func (a *Assembler) joinRow(b *binding, rc *rowChange) error {
 		}
 		target = d.Records[b.join.Into]
 		info = b.info.Fields[b.join.Into].Fields
+		changed = func(col string) bool { v, ok := get(col); return ok && !capture.IsUnchanged(v) }
 	}
-	changed := rc.changed
 	for _, f := range sortedKeys(b.join.Fields) {
 		spec := b.join.Fields[f]
 		if c.Op == capture.OpDelete {
@@ -311,15 +433,47 @@ func (a *Assembler) joinRow(b *binding, rc *rowChange) error {
 			continue
 		}
 		v, _ := get(spec.Column)
-		val, err := Read(f, info[f], spec, v)
-		if err != nil {
-			return err
+		name := f
+		if b.join.Into != "" {
+			name = b.join.Into + "." + f
 		}
-		if !capture.IsUnchanged(val) {
+		if val, ok := rc.read(b, name, info[f], spec, v); ok && !capture.IsUnchanged(val) {
 			target[f] = val
 		}
 	}
 	return nil
+}
+
+// viaRow records a change to a via-joined table: the roots that refer to
+// the row are found by a lookup when the transaction is resolved.
+func (a *Assembler) viaRow(b *binding, rc *rowChange) error {
+	c, get := rc.c, rc.get
+	if c.Op == capture.OpDelete || !matches(b.join.Where, get) {
+		return nil // a referred-to row going away changes no root's own row
+	}
+	owner, ok := get(b.join.Owner)
+	if !ok || owner == nil {
+		return fmt.Errorf("row of %s has no owner column %s", c.Table.QualifiedName(), b.join.Owner)
+	}
+	k := deltaKey{entity: b.entity, id: text(owner), via: b.index + 1}
+	d := a.pending[k]
+	if d == nil {
+		d = &Delta{Entity: b.entity, Op: capture.OpUpdate, Fields: map[string]any{}, Table: c.Table,
+			Via: &ViaChange{Join: b.index, Value: text(owner)}}
+		a.pending[k] = d
+		a.order = append(a.order, k)
+	}
+	return applyJoin(b, d, rc)
+}
+
+// partOp is the op of a delta that a meta or joined row starts: a read
+// during a snapshot, an update otherwise (the root row itself decides
+// insert and delete).
+func partOp(op capture.Op) capture.Op {
+	if op == capture.OpRead {
+		return capture.OpRead
+	}
+	return capture.OpUpdate
 }
 
 // ChangedFields returns the delta's field names, sorted: the event's

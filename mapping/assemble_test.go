@@ -193,9 +193,22 @@ func TestAssembleDeletesAndBadValues(t *testing.T) {
 		t.Errorf("root delete: %+v", p)
 	}
 	err := a.Add(ins("wp_postmeta", uint64(9), uint64(10), "_regular_price", "cheap"))
-	var ve *ValueError
-	if !errors.As(err, &ve) || ve.Field != "amount" || !strings.Contains(err.Error(), "shop price: field amount") {
+	var bv BadValues
+	if !errors.As(err, &bv) || len(bv) != 2 {
 		t.Fatalf("bad price: %v", err)
+	}
+	var ve *ValueError
+	if !errors.As(bv[0].Err, &ve) || ve.Field != "amount" || bv[0].Entity != "price" || bv[0].Table != "shop.wp_postmeta" ||
+		!strings.Contains(err.Error(), "price (table shop.wp_postmeta): field amount: value \"cheap\": is not a decimal number") {
+		t.Errorf("bad price: %v", err)
+	}
+	// the other fields of the change still count
+	if err := a.Add(upd("wp_posts", []any{uint64(10), "Mug", "", "publish", nil, "product"},
+		[]any{uint64(10), "Mug 2", "", "gone", nil, "product"})); !errors.As(err, &bv) || len(bv) != 1 {
+		t.Fatalf("bad status: %v", err)
+	}
+	if p := byEntity(a.Flush())["product:10"]; p == nil || p.Fields["name"] != "Mug 2" || p.Fields["status"] != nil {
+		t.Errorf("a bad field must leave the others: %+v", p)
 	}
 	if got := shopAssembler(t).Tables(); len(got) != 10 || got[0] != "shop.wp_postmeta" || got[9] != "shop.wp_woocommerce_tax_rates" {
 		t.Errorf("tables %v", got)
