@@ -27,7 +27,16 @@ type Config struct {
 	Publication string        `yaml:"publication" doc:"PostgreSQL: publication name. Default tandem_<system>."`
 	ServerID    uint32        `yaml:"server_id" doc:"MySQL/MariaDB: the replica server_id tandem uses; must differ from every server and replica in the topology."`
 	Flavor      string        `yaml:"flavor" doc:"MySQL/MariaDB: auto, mariadb or mysql (GTID format). auto asks the server."`
+	RawTopics   string        `yaml:"raw_topics" doc:"Which tables also get a raw row topic (<prefix>.<system>.<schema>.<table>): unmapped (tables no entity mapping reads; mapped tables publish entity events), all, or none."`
+	KeyCache    int           `yaml:"key_cache" doc:"How many entity identities (natural key, parent) to remember, so that a change to one EAV or joined row is keyed without a lookup on the source."`
 }
+
+// Raw topic modes.
+const (
+	RawUnmapped = "unmapped"
+	RawAll      = "all"
+	RawNone     = "none"
+)
 
 // Default returns the capture settings used for keys the file leaves out;
 // system-specific defaults (slot and publication names) are filled by
@@ -38,6 +47,8 @@ func Default() Config {
 		Heartbeat: 10 * time.Second,
 		ChunkRows: 10000,
 		Flavor:    "auto",
+		RawTopics: RawUnmapped,
+		KeyCache:  200_000,
 	}
 }
 
@@ -73,6 +84,12 @@ func (c Config) Validate(kind string) error {
 	}
 	if msg, ok := config.OneOf(c.Snapshot, SnapshotInitial, SnapshotNever, SnapshotWhenNeeded); !ok {
 		ps.Add("snapshot", msg)
+	}
+	if msg, ok := config.OneOf(c.RawTopics, RawUnmapped, RawAll, RawNone); !ok {
+		ps.Add("raw_topics", msg)
+	}
+	if c.KeyCache < 1 {
+		ps.Add("key_cache", fmt.Sprintf("%d must be 1 or more", c.KeyCache))
 	}
 	if c.ChunkRows < 1 {
 		ps.Add("chunk_rows", fmt.Sprintf("%d must be 1 or more", c.ChunkRows))

@@ -105,7 +105,50 @@ func Load(file string, src []byte, env config.Env) (*Config, error) {
 	if len(ps) > 0 {
 		return nil, idx.Locate(ps)
 	}
+	for _, s := range cfg.Systems {
+		s.Capture.Tables = addMissing(s.Capture.Tables, cfg.MappedTables(s.Name))
+	}
 	return cfg, nil
+}
+
+// MappedTables returns every table the entity mappings of system sys read:
+// root, meta and joined tables, sorted. Load adds them to the system's
+// capture.tables, so that listing them there is optional.
+func (c *Config) MappedTables(sys string) []string {
+	s := c.Systems[sys]
+	if s == nil {
+		return nil
+	}
+	set := map[string]bool{}
+	for _, m := range s.Entities {
+		if m == nil {
+			continue
+		}
+		set[m.Table] = true
+		for _, mt := range m.Meta {
+			set[mt.Table] = true
+		}
+		for _, jt := range m.Joins {
+			set[jt.Table] = true
+		}
+	}
+	delete(set, "")
+	return sortedKeys(set)
+}
+
+// addMissing appends the tables of more that list lacks (case-blind).
+func addMissing(list, more []string) []string {
+	have := map[string]bool{}
+	for _, t := range list {
+		have[strings.ToLower(t)] = true
+	}
+	for _, t := range more {
+		if !have[strings.ToLower(t)] {
+			list = append(list, t)
+			have[strings.ToLower(t)] = true
+		}
+	}
+	return list
 }
 
 // setDefaults fills each system's defaults, since map entries cannot be
@@ -132,6 +175,12 @@ func (c *Config) setDefaults() {
 		}
 		if s.Capture.Flavor == "" {
 			s.Capture.Flavor = d.Capture.Flavor
+		}
+		if s.Capture.RawTopics == "" {
+			s.Capture.RawTopics = d.Capture.RawTopics
+		}
+		if s.Capture.KeyCache == 0 {
+			s.Capture.KeyCache = d.Capture.KeyCache
 		}
 		s.Capture.SetDefaults(name)
 	}

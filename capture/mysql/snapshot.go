@@ -169,18 +169,12 @@ func (s *mySource) Table(ctx context.Context, qualified string) (*capture.Table,
 
 func (s *mySource) Chunk(ctx context.Context, t *capture.Table, keys []int, after []*string, limit int,
 	fn func(capture.Row, []*string) error) error {
-	cols := make([]string, len(t.Columns))
-	for i := range t.Columns {
-		cols[i] = snapshotSelectExpr(&t.Columns[i])
-	}
-	keyNames := make([]string, len(keys))
 	marks := make([]string, len(keys))
-	for i, k := range keys {
-		keyNames[i] = quote(t.Columns[k].Name)
+	for i := range keys {
 		marks[i] = "?"
 	}
-	order := strings.Join(keyNames, ", ")
-	q := "SELECT " + strings.Join(cols, ", ") + " FROM " + quote(t.Database) + "." + quote(t.Name)
+	order := quotedNames(t, keys)
+	q := "SELECT " + selectList(t) + " FROM " + quote(t.Database) + "." + quote(t.Name)
 	var args []any
 	if after != nil {
 		q += " WHERE (" + order + ") > (" + strings.Join(marks, ", ") + ")"
@@ -198,13 +192,50 @@ func (s *mySource) Chunk(ctx context.Context, t *capture.Table, keys []int, afte
 		return fmt.Errorf("read %s: %w", t.QualifiedName(), err)
 	}
 	defer rows.Close()
+	key := make([]*string, len(keys))
+	return readRows(rows, t, func(row capture.Row, raw []sql.RawBytes) error {
+		for i, k := range keys {
+			if raw[k] == nil {
+				key[i] = nil
+			} else {
+				s := string(raw[k])
+				key[i] = &s
+			}
+		}
+		return fn(row, key)
+	})
+}
+
+// quotedNames is the quoted names of the columns of t at indexes,
+// separated by commas.
+func quotedNames(t *capture.Table, indexes []int) string {
+	names := make([]string, len(indexes))
+	for i, c := range indexes {
+		names[i] = quote(t.Columns[c].Name)
+	}
+	return strings.Join(names, ", ")
+}
+
+// selectList is the SELECT list of every column of t, in order, as
+// decodeText reads them (snapshotSelectExpr).
+func selectList(t *capture.Table) string {
+	cols := make([]string, len(t.Columns))
+	for i := range t.Columns {
+		cols[i] = snapshotSelectExpr(&t.Columns[i])
+	}
+	return strings.Join(cols, ", ")
+}
+
+// readRows decodes the rows of rows, which selected selectList(t), and
+// calls fn with each: the decoded row (reused between calls) and the raw
+// values (valid until fn returns).
+func readRows(rows *sql.Rows, t *capture.Table, fn func(capture.Row, []sql.RawBytes) error) error {
 	raw := make([]sql.RawBytes, len(t.Columns))
 	ptrs := make([]any, len(raw))
 	for i := range raw {
 		ptrs[i] = &raw[i]
 	}
 	row := make(capture.Row, len(t.Columns))
-	key := make([]*string, len(keys))
 	for rows.Next() {
 		if err := rows.Scan(ptrs...); err != nil {
 			return err
@@ -220,15 +251,7 @@ func (s *mySource) Chunk(ctx context.Context, t *capture.Table, keys []int, afte
 			}
 			row[i] = v
 		}
-		for i, k := range keys {
-			if raw[k] == nil {
-				key[i] = nil
-			} else {
-				s := string(raw[k])
-				key[i] = &s
-			}
-		}
-		if err := fn(row, key); err != nil {
+		if err := fn(row, raw); err != nil {
 			return err
 		}
 	}

@@ -488,7 +488,9 @@ func charsetText(cs, s string) string {
 // information_schema.COLUMNS. For the same table it returns the same shape
 // (capture.Table.SameShape) as tableFromMap on a TableMapEvent written with
 // that definition. Version is left 0.
-func tableFromCatalog(ctx context.Context, conn *sql.Conn, database, table string) (*capture.Table, error) {
+func tableFromCatalog(ctx context.Context, conn interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}, database, table string) (*capture.Table, error) {
 	t := &capture.Table{Database: database, Schema: database, Name: table}
 	rows, err := conn.QueryContext(ctx, `SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE, COLUMN_KEY, CHARACTER_SET_NAME
 		FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`, database, table)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/tandem-sync/tandem/capture"
 	"github.com/tandem-sync/tandem/capture/internal/snapshot"
@@ -87,18 +88,12 @@ func (s *pgSource) Table(ctx context.Context, qualified string) (*capture.Table,
 
 func (s *pgSource) Chunk(ctx context.Context, t *capture.Table, keys []int, after []*string, limit int,
 	fn func(capture.Row, []*string) error) error {
-	cols := make([]string, len(t.Columns))
-	for i, c := range t.Columns {
-		cols[i] = quoteIdent(c.Name)
-	}
-	keyNames := make([]string, len(keys))
 	params := make([]string, len(keys))
-	for i, k := range keys {
-		keyNames[i] = quoteIdent(t.Columns[k].Name)
+	for i := range keys {
 		params[i] = fmt.Sprintf("$%d", i+1)
 	}
-	order := strings.Join(keyNames, ", ")
-	q := "SELECT " + strings.Join(cols, ", ") + " FROM " + pgx.Identifier{t.Schema, t.Name}.Sanitize()
+	order := columnList(t, keys)
+	q := "SELECT " + columnList(t, nil) + " FROM " + pgx.Identifier{t.Schema, t.Name}.Sanitize()
 	var args [][]byte
 	if after != nil {
 		q += " WHERE (" + order + ") > (" + strings.Join(params, ", ") + ")"
@@ -112,8 +107,41 @@ func (s *pgSource) Chunk(ctx context.Context, t *capture.Table, keys []int, afte
 	}
 	q += fmt.Sprintf(" ORDER BY %s LIMIT %d", order, limit)
 	res := s.conn.PgConn().ExecParams(ctx, q, args, nil, nil, nil)
-	row := make(capture.Row, len(t.Columns))
 	key := make([]*string, len(keys))
+	return readRows(res, t, func(row capture.Row, vals [][]byte) error {
+		for i, k := range keys {
+			if vals[k] == nil {
+				key[i] = nil
+			} else {
+				s := string(vals[k])
+				key[i] = &s
+			}
+		}
+		return fn(row, key)
+	})
+}
+
+// columnList is the quoted names of the columns of t at indexes, or of
+// every column when indexes is nil, separated by commas.
+func columnList(t *capture.Table, indexes []int) string {
+	if indexes == nil {
+		indexes = make([]int, len(t.Columns))
+		for i := range indexes {
+			indexes[i] = i
+		}
+	}
+	names := make([]string, len(indexes))
+	for i, c := range indexes {
+		names[i] = quoteIdent(t.Columns[c].Name)
+	}
+	return strings.Join(names, ", ")
+}
+
+// readRows decodes the rows of res, which selected every column of t in
+// order, and calls fn with each: the decoded row (reused between calls)
+// and the raw text values. It closes res.
+func readRows(res *pgconn.ResultReader, t *capture.Table, fn func(capture.Row, [][]byte) error) error {
+	row := make(capture.Row, len(t.Columns))
 	for res.NextRow() {
 		vals := res.Values()
 		for i, v := range vals {
@@ -128,15 +156,7 @@ func (s *pgSource) Chunk(ctx context.Context, t *capture.Table, keys []int, afte
 			}
 			row[i] = dv
 		}
-		for i, k := range keys {
-			if vals[k] == nil {
-				key[i] = nil
-			} else {
-				s := string(vals[k])
-				key[i] = &s
-			}
-		}
-		if err := fn(row, key); err != nil {
+		if err := fn(row, vals); err != nil {
 			res.Close()
 			return err
 		}
@@ -151,18 +171,36 @@ func (s *pgSource) Chunk(ctx context.Context, t *capture.Table, keys []int, afte
 // Relation message will describe it (columns in attnum order, no dropped or
 // generated columns), and returns the indexes of its key columns.
 func (r *Reader) catalogTable(ctx context.Context, conn *pgx.Conn, qualified string) (*capture.Table, []int, error) {
+	t, relid, err := readCatalogTable(ctx, conn, r.types, r.dbName, qualified)
+	if err != nil {
+		return nil, nil, err
+	}
+	keys := t.KeyIndexes()
+	if len(keys) == 0 {
+		return nil, nil, fmt.Errorf("table %s needs a primary key to be read in resumable chunks; fix: ALTER TABLE %s ADD PRIMARY KEY (...)",
+			qualified, pgx.Identifier{t.Schema, t.Name}.Sanitize())
+	}
+	r.rels[relid] = &relation{table: t}
+	return t, keys, nil
+}
+
+// readCatalogTable reads the shape of the table qualified (schema.table) in
+// database dbName from the catalog through q, resolving column types with
+// types, and returns it (Version 1) with the table's oid. A table that does
+// not exist is an error wrapping pgx.ErrNoRows.
+func readCatalogTable(ctx context.Context, q *pgx.Conn, types *typeResolver, dbName, qualified string) (*capture.Table, uint32, error) {
 	s, n := capture.SplitTable(qualified)
 	var relid uint32
-	if err := conn.QueryRow(ctx, `SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+	if err := q.QueryRow(ctx, `SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 		WHERE n.nspname = $1 AND c.relname = $2`, s, n).Scan(&relid); err != nil {
-		return nil, nil, fmt.Errorf("table %s: %w", qualified, err)
+		return nil, 0, fmt.Errorf("table %s: %w", qualified, err)
 	}
-	rows, err := conn.Query(ctx, `SELECT a.attname, a.atttypid, a.atttypmod, a.attnotnull,
+	rows, err := q.Query(ctx, `SELECT a.attname, a.atttypid, a.atttypmod, a.attnotnull,
 		coalesce(a.attnum = ANY (SELECT unnest(i.indkey) FROM pg_index i WHERE i.indrelid = a.attrelid AND i.indisprimary), false)
 		FROM pg_attribute a WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
 		ORDER BY a.attnum`, relid)
 	if err != nil {
-		return nil, nil, err
+		return nil, 0, err
 	}
 	type att struct {
 		name          string
@@ -176,26 +214,17 @@ func (r *Reader) catalogTable(ctx context.Context, conn *pgx.Conn, qualified str
 		return a, err
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, 0, err
 	}
-	t := &capture.Table{Database: r.dbName, Schema: s, Name: n, Version: 1}
-	var keys []int
-	for i, a := range atts {
-		typ, err := r.types.resolve(ctx, a.oid, a.typmod)
+	t := &capture.Table{Database: dbName, Schema: s, Name: n, Version: 1}
+	for _, a := range atts {
+		typ, err := types.resolve(ctx, a.oid, a.typmod)
 		if err != nil {
-			return nil, nil, err
+			return nil, 0, err
 		}
 		t.Columns = append(t.Columns, capture.Column{Name: a.name, Type: typ, Nullable: !a.notNull, Key: a.isPK})
-		if a.isPK {
-			keys = append(keys, i)
-		}
 	}
-	if len(keys) == 0 {
-		return nil, nil, fmt.Errorf("table %s needs a primary key to be read in resumable chunks; fix: ALTER TABLE %s ADD PRIMARY KEY (...)",
-			qualified, pgx.Identifier{s, n}.Sanitize())
-	}
-	r.rels[relid] = &relation{table: t}
-	return t, keys, nil
+	return t, relid, nil
 }
 
 // createSlotWithSnapshot creates the slot and exports its snapshot. The

@@ -337,6 +337,19 @@ func (p *Publisher) Change(ctx context.Context, c *capture.Change) error {
 	return p.enqueue(ctx, &rec, p.cur)
 }
 
+// Emit queues a record encoded elsewhere (an entity event built from the
+// transaction's changes) as part of the open transaction, counted under
+// unit (e.g. the entity's name) in the END record's counts. It blocks while
+// the bytes in flight are at the cap. The publisher keeps rec's bytes until
+// Kafka has them.
+func (p *Publisher) Emit(ctx context.Context, rec *bus.Record, unit string) error {
+	if p.cur == nil {
+		return errors.New("publish: Emit outside a transaction")
+	}
+	p.perTable[unit]++
+	return p.enqueue(ctx, rec, p.cur)
+}
+
 // Commit encodes the END record of tx, with the per-table counts of its
 // changes, and queues it. The transaction's position is acked once all its
 // records, and those of every earlier transaction, are written.

@@ -875,3 +875,56 @@ func TestPartitionOfMatchesJavaClient(t *testing.T) {
 		t.Errorf("nil key went to partition %d, want 0", got)
 	}
 }
+
+// TestEmitJoinsTheOpenTransaction: a record encoded elsewhere (an entity
+// event) is written with the transaction, counted in its END record, and
+// the transaction is acked only once it is written.
+func TestEmitJoinsTheOpenTransaction(t *testing.T) {
+	ctx := context.Background()
+	fk := newFakeKafka()
+	key := keyFor(t, 1)
+	fk.gate(data(1))
+	acks := &ackLog{}
+	p := newTestPublisher(t, producer(), fk, &fakeEncoder{}, acks)
+	if err := p.Emit(ctx, &bus.Record{Topic: "data", Key: []byte(key)}, "product"); err == nil {
+		t.Fatal("Emit outside a transaction was accepted")
+	}
+	if err := p.Begin(ctx, &capture.TxBegin{ID: "t1", Position: pos(1)}); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := p.Emit(ctx, &bus.Record{Topic: "data", Key: []byte(key), Value: []byte("entity")}, "product"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.Commit(ctx, &capture.TxEnd{ID: "t1", Position: pos(1)}); err != nil {
+		t.Fatal(err)
+	}
+	endWritten := func() string {
+		for l, vals := range fk.lanesWritten() {
+			for _, v := range vals {
+				if l.topic == "tx" && strings.HasPrefix(v, "END") {
+					return v
+				}
+			}
+		}
+		return ""
+	}
+	waitFor(t, "END written", func() bool { return endWritten() != "" })
+	p.deliverAcks()
+	if got := acks.get(); len(got) != 0 {
+		t.Fatalf("acked %v before the emitted records were written", got)
+	}
+	fk.open(data(1))
+	waitFor(t, "emitted records written", func() bool { return p.inFlightBytes() == 0 })
+	p.deliverAcks()
+	if got := acks.get(); !reflect.DeepEqual(got, []capture.Position{pos(1)}) {
+		t.Fatalf("acks %v, want [pos1]", got)
+	}
+	if end := endWritten(); end != "END t1 map[product:2]" {
+		t.Errorf("END record %q", end)
+	}
+	if got := fk.lanesWritten()[data(1)]; !reflect.DeepEqual(got, []string{"entity", "entity"}) {
+		t.Errorf("written %v", got)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/tandem-sync/tandem/bus"
 	"github.com/tandem-sync/tandem/capture"
+	"github.com/tandem-sync/tandem/capture/mapped"
 	capmysql "github.com/tandem-sync/tandem/capture/mysql"
 	cappg "github.com/tandem-sync/tandem/capture/postgres"
 	"github.com/tandem-sync/tandem/capture/publish"
@@ -46,9 +48,14 @@ On first start each system's slot is created and its tables are snapshotted
 (capture.snapshot: initial), with progress shown; an interrupted snapshot
 resumes after its last acknowledged chunk.
 
-Topics: <prefix>.<system>.<schema>.<table> (one per captured table, the raw
-row), <prefix>.<system>.transactions (BEGIN/END with counts) and
-<prefix>.<system>.offsets (compacted; positions and snapshot progress).
+Topics: <prefix>.<system>.<entity> for the entities a system maps (one per
+aggregate: an order's lines travel with it; the event carries the natural
+key, the fields the change set in "changed", origin and event_id),
+<prefix>.<system>.<schema>.<table> for captured tables no mapping reads (the
+raw row; capture.raw_topics changes which), <prefix>.<system>.transactions
+(BEGIN/END with counts), <prefix>.<system>.dlq (values a mapping cannot
+convert, with the reason) and <prefix>.<system>.offsets (compacted;
+positions and snapshot progress).
 
 On SIGINT or SIGTERM it stops reading, waits for Kafka to acknowledge what is
 in flight (at most --drain), reports the final position, and exits 0.
@@ -111,12 +118,14 @@ func (g *globals) logger(c mapping.LogConfig) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(g.stderr, opts))
 }
 
-// capturePipeline is one system's reader and publisher.
+// capturePipeline is one system's reader and publisher, with the mapping
+// stage between them when the system maps entities.
 type capturePipeline struct {
 	name   string
 	reader capture.Reader
 	pub    *publish.Publisher
 	store  *bus.OffsetStore
+	rows   io.Closer // the mapping stage's lookups, if any
 }
 
 // readerMetrics are the metrics of every kind of reader, registered once.
@@ -220,7 +229,7 @@ func newPipeline(ctx context.Context, cfg *mapping.Config, name string, registry
 	}
 	p := &capturePipeline{name: name, store: store}
 	fail := func(err error) (*capturePipeline, error) {
-		store.Close()
+		p.close()
 		return nil, err
 	}
 	db, err := databaseName(sys)
@@ -228,7 +237,7 @@ func newPipeline(ctx context.Context, cfg *mapping.Config, name string, registry
 		return fail(err)
 	}
 	ser, err := schema.NewSerializer(registry, schema.SerializerOptions{
-		System: name, Connector: sys.Kind, Database: db, TopicPrefix: cfg.Kafka.TopicPrefix,
+		System: name, Connector: sys.Kind, Database: db, TopicPrefix: cfg.Kafka.TopicPrefix, Entity: cfg.Entity,
 	})
 	if err != nil {
 		return fail(err)
@@ -244,30 +253,71 @@ func newPipeline(ctx context.Context, cfg *mapping.Config, name string, registry
 	if err != nil {
 		return fail(err)
 	}
+	var handler capture.Handler = p.pub
+	if len(sys.Entities) > 0 {
+		if handler, err = p.mappingStage(ctx, cfg, sys, ser, reg, log); err != nil {
+			return fail(err)
+		}
+	}
 	progress := newProgress(stderr, log.With("system", name))
 	switch sys.Kind {
 	case mapping.KindPostgres:
 		p.reader, err = cappg.New(cappg.Options{
 			System: name, DSN: sys.DSN, Capture: sys.Capture, CheckpointTable: sys.CheckpointTable,
-			Handler: p.pub, Logger: log, Store: store, Progress: progress, Metrics: metrics.pg,
+			Handler: handler, Logger: log, Store: store, Progress: progress, Metrics: metrics.pg,
 			StopAfterSnapshot: stopAfterSnapshot,
 		})
 	case mapping.KindMySQL:
 		p.reader, err = capmysql.New(capmysql.Options{
 			System: name, DSN: sys.DSN, Capture: sys.Capture, CheckpointTable: sys.CheckpointTable,
-			Handler: p.pub, Logger: log, Store: store, Progress: progress, Metrics: metrics.my,
+			Handler: handler, Logger: log, Store: store, Progress: progress, Metrics: metrics.my,
 			StopAfterSnapshot: stopAfterSnapshot,
 		})
 	}
 	if err != nil {
+		p.reader = nil // a typed nil: nothing to close
 		return fail(err)
 	}
 	return p, nil
 }
 
+// mappingStage builds the handler that turns the system's mapped tables
+// into entity events, with its own connections for lookups.
+func (p *capturePipeline) mappingStage(ctx context.Context, cfg *mapping.Config, sys *mapping.System, ser *schema.Serializer,
+	reg prometheus.Registerer, log *slog.Logger) (capture.Handler, error) {
+	var rows interface {
+		mapping.RowSource
+		io.Closer
+	}
+	var err error
+	switch sys.Kind {
+	case mapping.KindPostgres:
+		rows, err = cappg.NewRowSource(ctx, sys.DSN)
+	case mapping.KindMySQL:
+		rows, err = capmysql.NewRowSource(ctx, sys.DSN)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("system %s: the mapping's lookup connection: %w", p.name, err)
+	}
+	p.rows = rows
+	h, err := mapped.New(mapped.Options{
+		System: p.name, Config: cfg, Rows: rows, Next: p.pub, Encoder: ser,
+		DLQTopic: cfg.Kafka.Topic(p.name, "dlq"), Logger: log.With("system", p.name),
+		Registerer: prometheus.WrapRegistererWith(prometheus.Labels{"system": p.name}, reg),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("system %s: %w", p.name, err)
+	}
+	log.Info("entity mapping", "system", p.name, "tables", len(h.MappedTables()), "raw_topics", sys.Capture.RawTopics)
+	return h, nil
+}
+
 func (p *capturePipeline) close() {
 	if p.reader != nil {
 		p.reader.Close()
+	}
+	if p.rows != nil {
+		p.rows.Close()
 	}
 	if p.store != nil {
 		p.store.Close()
