@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -26,6 +27,10 @@ type Target struct {
 	DSN             config.Secret
 	Capture         capture.Config
 	CheckpointTable string
+	// Mapped lists the tables entity mappings read. With the default
+	// replica identity their updates carry no old row, so every column
+	// counts as changed; the check suggests REPLICA IDENTITY FULL.
+	Mapped []string
 }
 
 // Preflight checks every prerequisite of capturing from t and returns one
@@ -241,6 +246,12 @@ func (p *pgCheck) tables(super bool) bool {
 			continue
 		}
 		detail := map[string]string{"d": "primary key", "f": "REPLICA IDENTITY FULL", "i": "REPLICA IDENTITY USING INDEX"}[ident]
+		if ident != "f" && slices.Contains(p.t.Mapped, qualified) {
+			p.rec.Warn(check, detail+", readable; but an entity mapping reads it, and without REPLICA IDENTITY FULL an update carries no old row, "+
+				"so every mapped column of the row counts as changed (the events are right, but conflict detection sees more changes than there were)",
+				"ALTER TABLE "+quoted+" REPLICA IDENTITY FULL;")
+			continue
+		}
 		p.rec.Pass(check, detail+", readable")
 	}
 	return allOwned || super

@@ -105,7 +105,7 @@ func runChecks(ctx context.Context, cfg *mapping.Config, only []string) []prefli
 		s := cfg.Systems[name]
 		switch s.Kind {
 		case mapping.KindPostgres:
-			t := cappg.Target{System: name, DSN: s.DSN, Capture: s.Capture, CheckpointTable: s.CheckpointTable}
+			t := cappg.Target{System: name, DSN: s.DSN, Capture: s.Capture, CheckpointTable: s.CheckpointTable, Mapped: cfg.MappedTables(name)}
 			jobs = append(jobs, &job{run: func(ctx context.Context) []preflight.Result {
 				return append(cappg.Preflight(ctx, t), checkMapping(ctx, cfg, name, cappg.ColumnLookup)...)
 			}})

@@ -244,7 +244,8 @@ func TestIntegrationCheckValidatesMappingAgainstLiveSchema(t *testing.T) {
 	myExec(t, testenv.MySQLDSN(),
 		"CREATE TABLE IF NOT EXISTS tandem.map_items (id BIGINT PRIMARY KEY, sku VARCHAR(40), price VARCHAR(20))")
 	pgExec(t, testenv.PostgresDSN(),
-		`CREATE TABLE IF NOT EXISTS public.map_items (id int PRIMARY KEY, code text, amount numeric(12,2))`)
+		`CREATE TABLE IF NOT EXISTS public.map_items (id int PRIMARY KEY, code text, amount numeric(12,2))`,
+		`ALTER TABLE public.map_items REPLICA IDENTITY DEFAULT`)
 	cfg := fmt.Sprintf(`systems:
   shop:
     kind: mysql
@@ -287,5 +288,13 @@ schema_registry:
 	}
 	if r := row(t, out, "erp (postgres)", "mapping item"); !strings.Contains(r, "field price: column public.map_items.amount_total does not exist") {
 		t.Errorf("erp mapping: %s", r)
+	}
+	// a mapped table is captured without being listed, and the check
+	// suggests the replica identity that makes changed exact
+	if r := row(t, out, "erp (postgres)", "table public.map_items"); !strings.Contains(r, " warn ") || !strings.Contains(r, "every mapped column of the row counts as changed") {
+		t.Errorf("mapped table row: %s", r)
+	}
+	if fix := fixAfter(t, out, "erp (postgres)", "table public.map_items"); !strings.Contains(fix, "REPLICA IDENTITY FULL;") {
+		t.Errorf("mapped table fix: %s", fix)
 	}
 }
