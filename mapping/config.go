@@ -33,6 +33,7 @@ type Config struct {
 	Log      LogConfig             `yaml:"log"`
 
 	// The mapping language (model.go).
+	Include   []string              `yaml:"include" doc:"More files of mapping (entities, systems.<name>.entities, flows, ownership), relative to this file; their problems are reported at their own file and line."`
 	Entities  map[string]*EntityDef `yaml:"entities" doc:"Entities of your own, beside the built-in commerce entities."`
 	Flows     []Flow                `yaml:"flows" doc:"Which entity's changes go from which system to which."`
 	Ownership map[string]*Ownership `yaml:"ownership" doc:"Per entity, which system owns (is the source of truth for) which field."`
@@ -93,6 +94,7 @@ func Load(file string, src []byte, env config.Env) (*Config, error) {
 	if len(ps) == 1 && ps[0].Path == "" {
 		return nil, ps // the YAML does not parse: nothing more to say
 	}
+	ps = append(ps, cfg.include(file, env)...)
 	cfg.setDefaults()
 	var vs config.Problems
 	if err := cfg.Validate(); err != nil && errors.As(err, &vs) {

@@ -98,7 +98,7 @@ func TestBadConfigs(t *testing.T) {
 		{
 			name: "unknown key far from any",
 			edit: func(s string) string { return s + "metrics_port: 9\n" },
-			want: []string{`tandem.yaml:22: metrics_port: unknown key "metrics_port"; known keys here: entities, flows, http, kafka, log, ownership, schema_registry, systems`},
+			want: []string{`tandem.yaml:22: metrics_port: unknown key "metrics_port"; known keys here: entities, flows, http, include, kafka, log, ownership, schema_registry, systems`},
 		},
 		{
 			name: "wrong enum",

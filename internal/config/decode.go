@@ -26,21 +26,53 @@ type Env struct {
 type Index struct {
 	File  string
 	lines map[string]int
-	bad   []string // paths Decode reported problems at
+	files map[string]string // paths grafted from another file (Graft)
+	bad   []string          // paths Decode reported problems at
 }
 
 // Line returns the line of path, or of its nearest ancestor present in the
 // file (a missing key is reported where its parent is), or 0.
 func (ix *Index) Line(path string) int {
+	_, line := ix.Where(path)
+	return line
+}
+
+// Where returns the file and line of path, or of its nearest ancestor that
+// has one: a path grafted from an included file is in that file.
+func (ix *Index) Where(path string) (string, int) {
 	if ix == nil {
-		return 0
+		return "", 0
 	}
 	for p := path; p != ""; p = parent(p) {
 		if l, ok := ix.lines[p]; ok {
-			return l
+			if f, ok := ix.files[p]; ok {
+				return f, l
+			}
+			return ix.File, l
 		}
 	}
-	return 0
+	return ix.File, 0
+}
+
+// Graft adds the key paths of other (an included file's index) to ix, each
+// renamed by rename (e.g. to shift list indexes), keeping its file, so that
+// Locate places problems at those paths in the included file. Paths ix has
+// already keep their place.
+func (ix *Index) Graft(other *Index, rename func(string) string) {
+	if ix.files == nil {
+		ix.files = map[string]string{}
+	}
+	for p, l := range other.lines {
+		np := rename(p)
+		if _, have := ix.lines[np]; have {
+			continue
+		}
+		ix.lines[np] = l
+		ix.files[np] = other.File
+	}
+	for _, b := range other.bad {
+		ix.bad = append(ix.bad, rename(b))
+	}
 }
 
 // Has reports whether path was written in the file.
@@ -61,11 +93,14 @@ func (ix *Index) Locate(err error) error {
 	}
 	out := make(Problems, len(ps))
 	for i, p := range ps {
-		if p.File == "" {
-			p.File = ix.File
-		}
-		if p.Line == 0 {
-			p.Line = ix.Line(p.Path)
+		if p.File == "" || p.Line == 0 {
+			file, line := ix.Where(p.Path)
+			if p.File == "" {
+				p.File = file
+			}
+			if p.Line == 0 && p.File == file {
+				p.Line = line
+			}
 		}
 		out[i] = p
 	}

@@ -84,6 +84,9 @@ func (ps Problems) Err() error {
 // Sort orders problems by line, then by path, so output follows the file.
 func (ps Problems) Sort() {
 	sort.SliceStable(ps, func(i, j int) bool {
+		if ps[i].File != ps[j].File {
+			return ps[i].File < ps[j].File
+		}
 		if ps[i].Line != ps[j].Line {
 			return ps[i].Line < ps[j].Line
 		}
