@@ -277,3 +277,41 @@ func TestLimiter(t *testing.T) {
 		t.Errorf("after the interval: %d held, ok %v", n, ok)
 	}
 }
+
+// BenchmarkMappedProductTransaction: one WooCommerce product transaction
+// (a posts row and three postmeta rows) through assemble and resolve, into
+// three entity events (product, price, stock_level), with no lookups.
+func BenchmarkMappedProductTransaction(b *testing.B) {
+	cfg := preset(&testing.T{}, nil)
+	next, enc := &recorder{}, &events{}
+	h, err := New(Options{System: "shop", Config: cfg, Rows: noRows{}, Next: next, Encoder: enc})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	changes := product()[:3]
+	changes = append(changes, &capture.Change{Op: capture.OpInsert, Table: postmeta, After: capture.Row{uint64(3), uint64(10), "_stock", "12"}})
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		id := uint64(i + 100)
+		changes[0].After[0] = id
+		for _, c := range changes[1:] {
+			c.After[1] = id
+		}
+		changes[1].After[3] = fmt.Sprintf("SKU-%d", i)
+		if err := h.Begin(ctx, &capture.TxBegin{ID: "tx", Position: pos("p")}); err != nil {
+			b.Fatal(err)
+		}
+		for _, c := range changes {
+			if err := h.Change(ctx, c); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := h.Commit(ctx, &capture.TxEnd{ID: "tx", Position: pos("p")}); err != nil {
+			b.Fatal(err)
+		}
+		next.calls, next.recs, enc.got = next.calls[:0], next.recs[:0], enc.got[:0]
+	}
+	b.ReportMetric(float64(b.N*len(changes))/b.Elapsed().Seconds(), "rows/s")
+}
