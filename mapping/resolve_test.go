@@ -139,8 +139,8 @@ func TestResolveProduct(t *testing.T) {
 	if pr := got["price:10"]; pr.Values["sku"] != "MUG-1" || pr.Values["price_list"] != "regular" || pr.Values["min_quantity"] == nil {
 		t.Errorf("price values %+v", pr.Values)
 	}
-	if len(src.queries) != 0 {
-		t.Errorf("queries for a complete product: %v", src.queries)
+	if len(src.queries) != 0 || len(*unresolved) != 0 {
+		t.Errorf("queries for a complete product: %v (unresolved %v)", src.queries, *unresolved)
 	}
 
 	// a fresh resolver (a restart) must look the SKU up
