@@ -47,7 +47,7 @@ func EntityEnvelopeSchema(e entities.Entity) string {
 		object{{"name", "changed"}, {"type", stringArray()}, {"doc", "the fields this change set; apply only these"}},
 		object{{"name", "source"}, {"type", sourceSchema(false)}},
 		object{{"name", "origin"}, {"type", "string"}, {"doc", "the system where the change first happened"}},
-		object{{"name", "event_id"}, {"type", "string"}, {"doc", "<system>:<order>, deterministic, for downstream dedupe"}},
+		object{{"name", "event_id"}, {"type", "string"}, {"doc", "<system>:<entity>:<order>, deterministic, for downstream dedupe"}},
 	}}})
 }
 
@@ -130,7 +130,7 @@ func (s *Serializer) Entity(ctx context.Context, tx *capture.TxBegin, ev *Entity
 	}
 	value := map[string]any{
 		"op": ev.Op.String(), "before": nil, "after": map[string]any{c.e.FullName(): after},
-		"changed": changed, "source": src, "origin": s.opts.System, "event_id": s.opts.System + ":" + order,
+		"changed": changed, "source": src, "origin": s.opts.System, "event_id": s.opts.System + ":" + ev.Entity + ":" + order,
 	}
 	key, err := c.key.BinaryFromNative(AppendFrame(nil, c.keyID), keyVals)
 	if err != nil {

@@ -160,7 +160,7 @@ log:
 	if ch := first["changed"].([]any); !slices.Contains(ch, any("sku")) || !slices.Contains(ch, any("list_price")) || !slices.Contains(ch, any("name")) {
 		t.Errorf("insert changed %v", ch)
 	}
-	if first["origin"] != system || !strings.HasPrefix(first["event_id"].(string), system+":") {
+	if first["origin"] != system || !strings.HasPrefix(first["event_id"].(string), system+":product:") {
 		t.Errorf("origin %v event_id %v", first["origin"], first["event_id"])
 	}
 	after = second["after"].(map[string]any)
