@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -50,8 +51,45 @@ type System struct {
 	DSN             config.Secret  `yaml:"dsn" doc:"Connection string (secret): postgres://user:pass@host:port/db, or user:pass@tcp(host:port)/db for mysql."`
 	CheckpointTable string         `yaml:"checkpoint_table" doc:"tandem's own table in this database: sink checkpoints, and the marker that keeps sync from looping."`
 	Capture         capture.Config `yaml:"capture"`
+	Sink            SinkConfig     `yaml:"sink"`
 	// Entities maps entity names to how this system stores them.
 	Entities map[string]*EntityMapping `yaml:"entities" doc:"How this system stores each entity it exchanges: tables, columns, casts, value maps, EAV."`
+}
+
+// SinkConfig is how a system takes the changes that flow into it.
+type SinkConfig struct {
+	Group            string        `yaml:"group" doc:"The Kafka consumer group and the checkpoint rows' consumer name. Default tandem-sink-<system>."`
+	BatchEvents      int           `yaml:"batch_events" doc:"Most events applied in one target transaction (whole source transactions are not split when they fit)."`
+	MaxInFlightBytes int           `yaml:"max_in_flight_bytes" doc:"Fetched and not yet applied bytes, across partitions; fetching pauses at the cap."`
+	Connections      int           `yaml:"connections" doc:"Most target connections applying at once (one partition each)."`
+	ReferenceWait    time.Duration `yaml:"reference_wait" doc:"How long an event whose reference is missing (an order before its customer) waits, retried as other events are applied, before it goes to the dead-letter topic."`
+	RetryMax         time.Duration `yaml:"retry_max" doc:"The longest pause between retries of a transient error (lost connection, deadlock); retries never stop."`
+}
+
+// DefaultSink returns the sink settings for keys the file leaves out.
+func DefaultSink() SinkConfig {
+	return SinkConfig{BatchEvents: 500, MaxInFlightBytes: 64 << 20, Connections: 4, ReferenceWait: 2 * time.Minute, RetryMax: 30 * time.Second}
+}
+
+// Validate reports every problem in s at once.
+func (s SinkConfig) Validate() error {
+	var ps config.Problems
+	if s.BatchEvents < 1 {
+		ps.Add("batch_events", fmt.Sprintf("%d must be 1 or more", s.BatchEvents))
+	}
+	if s.MaxInFlightBytes < 1<<20 {
+		ps.Add("max_in_flight_bytes", fmt.Sprintf("%d is too small; use 1048576 (1 MiB) or more", s.MaxInFlightBytes))
+	}
+	if s.Connections < 1 {
+		ps.Add("connections", fmt.Sprintf("%d must be 1 or more", s.Connections))
+	}
+	if s.ReferenceWait < time.Second {
+		ps.Add("reference_wait", fmt.Sprintf("%s is too short; use 1s or more", s.ReferenceWait))
+	}
+	if s.RetryMax < 100*time.Millisecond {
+		ps.Add("retry_max", fmt.Sprintf("%s is too short; use 100ms or more", s.RetryMax))
+	}
+	return ps.Err()
 }
 
 // HTTPConfig is the listener for metrics and health.
@@ -77,7 +115,7 @@ func Default() *Config {
 
 // DefaultSystem returns a system with every default set.
 func DefaultSystem() System {
-	return System{CheckpointTable: "tandem_checkpoint", Capture: capture.Default()}
+	return System{CheckpointTable: "tandem_checkpoint", Capture: capture.Default(), Sink: DefaultSink()}
 }
 
 // Load decodes and validates a config file. file names it in errors; src is
@@ -185,6 +223,25 @@ func (c *Config) setDefaults() {
 			s.Capture.KeyCache = d.Capture.KeyCache
 		}
 		s.Capture.SetDefaults(name)
+		ds := d.Sink
+		if s.Sink.Group == "" {
+			s.Sink.Group = "tandem-sink-" + name
+		}
+		if s.Sink.BatchEvents == 0 {
+			s.Sink.BatchEvents = ds.BatchEvents
+		}
+		if s.Sink.MaxInFlightBytes == 0 {
+			s.Sink.MaxInFlightBytes = ds.MaxInFlightBytes
+		}
+		if s.Sink.Connections == 0 {
+			s.Sink.Connections = ds.Connections
+		}
+		if s.Sink.ReferenceWait == 0 {
+			s.Sink.ReferenceWait = ds.ReferenceWait
+		}
+		if s.Sink.RetryMax == 0 {
+			s.Sink.RetryMax = ds.RetryMax
+		}
 	}
 }
 
@@ -244,6 +301,7 @@ func (s *System) Validate() error {
 	if kindOK {
 		ps.Merge("capture", s.Capture.Validate(s.Kind))
 	}
+	ps.Merge("sink", s.Sink.Validate())
 	return ps.Err()
 }
 

@@ -65,7 +65,12 @@ type EntityMapping struct {
 	Meta   []MetaTable          `yaml:"meta" doc:"EAV tables whose (owner, key, value) rows contribute fields."`
 	Joins  []JoinTable          `yaml:"joins" doc:"More tables keyed by the root row's id, each contributing fields."`
 	Delete string               `yaml:"delete" doc:"hard (delete rows) or soft:<column>=<value> (mark them)."`
+	Match  []string             `yaml:"match" doc:"Sink side: the fields that find the target row (default the natural key), e.g. [order_number] for a shipment kept on its order's row."`
+	Create *bool                `yaml:"create" doc:"Sink side: insert a row when none matches (default true); false for an entity that lives on another entity's row, which then waits for that row."`
 }
+
+// Creates reports whether the sink inserts a row when none matches.
+func (m *EntityMapping) Creates() bool { return m.Create == nil || *m.Create }
 
 // ParentRef links a child entity's row to its parent's row.
 type ParentRef struct {

@@ -191,6 +191,13 @@ func (c *Config) validateEntityMapping(ps *config.Problems, path, sys string, s 
 	if m.ID == "" {
 		ps.Add(path+".id", "required: the column that identifies a row of "+m.Table)
 	}
+	for i, f := range m.Match {
+		if _, ok := info.Fields[f]; !ok {
+			ps.Add(fmt.Sprintf("%s.match[%d]", path, i), unknownName("field of "+info.Name, f, keysOf(info.Fields)))
+		} else if !m.maps(f) {
+			ps.Add(fmt.Sprintf("%s.match[%d]", path, i), fmt.Sprintf("field %s is not mapped here, so it cannot find rows", f))
+		}
+	}
 	switch {
 	case m.Delete == "" || m.Delete == "hard":
 	case strings.HasPrefix(m.Delete, "soft:") && strings.Contains(m.Delete, "="):
@@ -546,4 +553,36 @@ func qualifiedHint(kind string) string {
 		return "schema.table, e.g. public.sale_order"
 	}
 	return "database.table, e.g. shop.wp_posts"
+}
+
+// FlowFields returns the fields of entity that flow from one system to
+// another: the flow's fields, or every field the from-system owns or shares;
+// nil when no flow sends entity from from to to. Several flows of the same
+// direction add up.
+func (c *Config) FlowFields(entity, from, to string) []string {
+	info := c.Catalog()[entity]
+	if info == nil {
+		return nil
+	}
+	set := map[string]bool{}
+	for _, f := range c.Flows {
+		if f.Entity != entity || f.From != from || f.To != to {
+			continue
+		}
+		if len(f.Fields) > 0 {
+			for _, name := range f.Fields {
+				set[name] = true
+			}
+			continue
+		}
+		for name := range info.Fields {
+			if owner, both := c.Owner(entity, name); owner == from || both {
+				set[name] = true
+			}
+		}
+	}
+	if len(set) == 0 {
+		return nil
+	}
+	return sortedKeys(set)
 }

@@ -100,6 +100,19 @@ func (d *Decoder) schema(ctx context.Context, id int) (*readerSchema, error) {
 	return rs, nil
 }
 
+// RecordName returns the full name of the record schema id (e.g.
+// tandem.entity.order.Envelope), once a value of it has been decoded; ""
+// otherwise.
+func (d *Decoder) RecordName(id int) string {
+	d.mu.RLock()
+	rs := d.codecs[id]
+	d.mu.RUnlock()
+	if rs == nil || rs.shape == nil || rs.shape.kind != 'r' {
+		return ""
+	}
+	return rs.shape.name
+}
+
 // shape is the part of a schema that decides where unions sit. A nil
 // *shape is a value with no union inside.
 type shape struct {

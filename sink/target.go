@@ -38,7 +38,8 @@ type Target interface {
 	SetCheckpoint(ctx context.Context, cp Checkpoint) error
 	// Begin starts an apply transaction, tagged so that the target's own
 	// capture drops it: on PostgreSQL under the replication origin
-	// tandem_<sink>, on MariaDB with skip_replication=1.
+	// tandem_<sink>_<n> (one origin per pooled connection, since an origin
+	// tags one session at a time), on MariaDB with skip_replication=1.
 	Begin(ctx context.Context) (Tx, error)
 	// Dialect returns the target's SQL dialect.
 	Dialect() Dialect

@@ -17,6 +17,19 @@ import (
 	"github.com/tandem-sync/tandem/internal/testenv"
 )
 
+// mysqlSystem is the systems entry of a MariaDB system of the local stack
+// capturing tables, with a random server_id; extra goes under it.
+func mysqlSystem(name string, tables []string, extra string) string {
+	return fmt.Sprintf(`  %s:
+    kind: mysql
+    dsn: %q
+    capture:
+      server_id: %d
+      heartbeat: 1s
+      tables: [%s]
+%s`, name, testenv.MySQLDSN(), 6000+rand.IntN(3000), strings.Join(tables, ", "), extra)
+}
+
 // entityEvents decodes the records of an entity topic, in partition and
 // offset order.
 func entityEvents(t *testing.T, topic string) ([]map[string]any, []kafka.Message) {
@@ -63,15 +76,7 @@ func TestIntegrationMappingWooCommerceProduct(t *testing.T) {
 		`CREATE TABLE tandem.mapit_postmeta (meta_id BIGINT UNSIGNED AUTO_INCREMENT PRIMARY KEY, post_id BIGINT UNSIGNED NOT NULL,
 			meta_key VARCHAR(255), meta_value LONGTEXT, KEY post_id (post_id))`,
 		`CREATE TABLE tandem.mapit_ping (id INT PRIMARY KEY)`, `INSERT INTO tandem.mapit_ping VALUES (1)`)
-	cfg := fmt.Sprintf(`systems:
-  %s:
-    kind: mysql
-    dsn: %q
-    capture:
-      server_id: %d
-      heartbeat: 1s
-      tables: [tandem.mapit_posts, tandem.mapit_postmeta, tandem.mapit_ping]
-    entities:
+	cfg := "systems:\n" + mysqlSystem(system, []string{"tandem.mapit_posts", "tandem.mapit_postmeta", "tandem.mapit_ping"}, "") + fmt.Sprintf(`    entities:
       product:
         table: tandem.mapit_posts
         id: ID
@@ -111,7 +116,7 @@ http:
   listen: ""
 log:
   level: warn
-`, system, testenv.MySQLDSN(), 6000+rand.IntN(3000), testenv.KafkaBroker(), testenv.RegistryURL())
+`, testenv.KafkaBroker(), testenv.RegistryURL())
 	stop := startRun(t, cfg)
 	// the ping table is snapshotted last: once its row is out, the
 	// snapshot is done and what follows is streamed

@@ -28,6 +28,9 @@ import (
 	"github.com/tandem-sync/tandem/capture/publish"
 	"github.com/tandem-sync/tandem/mapping"
 	"github.com/tandem-sync/tandem/schema"
+	"github.com/tandem-sync/tandem/sink"
+	sinkmy "github.com/tandem-sync/tandem/sink/mysql"
+	sinkpg "github.com/tandem-sync/tandem/sink/postgres"
 )
 
 func newRunCmd(g *globals) *cobra.Command {
@@ -35,6 +38,7 @@ func newRunCmd(g *globals) *cobra.Command {
 		systems   []string
 		withPprof bool
 		drain     time.Duration
+		role      string
 	)
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -73,18 +77,35 @@ Metrics are served at http://<http.listen>/metrics, health at /healthz.`,
 				return &exitError{code: exitBadUsage, err: err}
 			}
 			log := g.logger(cfg.Log)
-			return runCaptures(cmd.Context(), cfg, names, log, withPprof, drain, g.tty)
+			return runSystems(cmd.Context(), cfg, names, runOptions{log: log, pprof: withPprof, drain: drain, tty: g.tty, role: role})
 		},
 	}
 	f := cmd.Flags()
 	f.StringSliceVar(&systems, "system", nil, "run only these systems (default: every system with captured tables)")
 	f.BoolVar(&withPprof, "pprof", false, "serve /debug/pprof on the http.listen address")
 	f.DurationVar(&drain, "drain", 30*time.Second, "on shutdown, how long to wait for Kafka to acknowledge what is in flight")
+	f.StringVar(&role, "role", roleAll, "what to run for each system: all (capture and sink), capture, or sink")
 	return cmd
 }
 
+// Roles of tandem run.
+const (
+	roleAll     = "all"
+	roleCapture = "capture"
+	roleSink    = "sink"
+)
+
+// runOptions are tandem run's flags.
+type runOptions struct {
+	log   *slog.Logger
+	pprof bool
+	drain time.Duration
+	tty   *os.File
+	role  string
+}
+
 // runnable picks the systems to run: those named, or every system that has
-// tables to capture.
+// tables to capture or flows into it.
 func runnable(cfg *mapping.Config, only []string) ([]string, error) {
 	var names []string
 	if len(only) > 0 {
@@ -96,13 +117,13 @@ func runnable(cfg *mapping.Config, only []string) ([]string, error) {
 		names = only
 	} else {
 		for _, n := range cfg.SystemNames() {
-			if len(cfg.Systems[n].Capture.Tables) > 0 {
+			if topics, _ := sink.Topics(cfg, n); len(cfg.Systems[n].Capture.Tables) > 0 || len(topics) > 0 {
 				names = append(names, n)
 			}
 		}
 	}
 	if len(names) == 0 {
-		return nil, errors.New("no system has tables to capture: list them under systems.<name>.capture.tables")
+		return nil, errors.New("no system has tables to capture or flows into it: list tables under systems.<name>.capture.tables, or map entities and flows")
 	}
 	return names, nil
 }
@@ -134,7 +155,16 @@ type readerMetrics struct {
 	my *capmysql.Metrics
 }
 
-func runCaptures(ctx context.Context, cfg *mapping.Config, names []string, log *slog.Logger, withPprof bool, drain time.Duration, stderr *os.File) error {
+func runSystems(ctx context.Context, cfg *mapping.Config, names []string, o runOptions) error {
+	log, withPprof, drain, stderr := o.log, o.pprof, o.drain, o.tty
+	if o.role == "" {
+		o.role = roleAll
+	}
+	switch o.role {
+	case roleAll, roleCapture, roleSink:
+	default:
+		return &exitError{code: exitBadUsage, err: fmt.Errorf("--role %q: want all, capture or sink", o.role)}
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	common := capture.NewMetrics(reg)
@@ -152,6 +182,9 @@ func runCaptures(ctx context.Context, cfg *mapping.Config, names []string, log *
 
 	var pipes []*capturePipeline
 	for _, name := range names {
+		if o.role == roleSink || len(cfg.Systems[name].Capture.Tables) == 0 {
+			continue
+		}
 		p, err := newPipeline(ctx, cfg, name, registry, reg, metrics, log, stderr, drain, false)
 		if err != nil {
 			for _, q := range pipes {
@@ -197,8 +230,36 @@ func runCaptures(ctx context.Context, cfg *mapping.Config, names []string, log *
 			return nil
 		})
 	}
+	var sinks []*runningSink
+	if o.role != roleCapture {
+		for _, name := range names {
+			if topics, _ := sink.Topics(cfg, name); len(topics) == 0 {
+				continue
+			}
+			rs, err := newSink(ctx, cfg, name, registry, reg, log)
+			if err != nil {
+				for _, q := range sinks {
+					q.target.Close()
+				}
+				for _, q := range pipes {
+					q.close()
+				}
+				return err
+			}
+			sinks = append(sinks, rs)
+		}
+	}
+	for _, rs := range sinks {
+		readers.Go(func() error {
+			defer rs.target.Close()
+			if err := rs.sink.Run(rctx); err != nil {
+				return fmt.Errorf("sink %s: %w", rs.name, err)
+			}
+			return nil
+		})
+	}
 	healthy.Store(true)
-	log.Info("running", "systems", names)
+	log.Info("running", "systems", names, "role", o.role)
 	readErr := readers.Wait()
 	healthy.Store(false)
 	log.Info("stopping: draining what Kafka has not acknowledged yet", "timeout", drain.String())
@@ -279,6 +340,37 @@ func newPipeline(ctx context.Context, cfg *mapping.Config, name string, registry
 		return fail(err)
 	}
 	return p, nil
+}
+
+// runningSink is one system's sink and its target connection.
+type runningSink struct {
+	name   string
+	sink   *sink.Sink
+	target sink.Target
+}
+
+// newSink connects to the target database of system name and builds its
+// sink.
+func newSink(ctx context.Context, cfg *mapping.Config, name string, registry *schema.Registry, reg prometheus.Registerer, log *slog.Logger) (*runningSink, error) {
+	sys := cfg.Systems[name]
+	var target sink.Target
+	var err error
+	switch sys.Kind {
+	case mapping.KindPostgres:
+		target, err = sinkpg.New(ctx, sinkpg.Options{System: name, Sink: name, DSN: sys.DSN, CheckpointTable: sys.CheckpointTable, MaxConns: sys.Sink.Connections, Logger: log})
+	case mapping.KindMySQL:
+		target, err = sinkmy.New(ctx, sinkmy.Options{System: name, Sink: name, DSN: sys.DSN, CheckpointTable: sys.CheckpointTable, MaxConns: sys.Sink.Connections, Logger: log})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sink %s: connect to the target: %w", name, err)
+	}
+	s, err := sink.New(sink.Options{System: name, Config: cfg, Target: target, Registry: registry, Logger: log,
+		Registerer: prometheus.WrapRegistererWith(prometheus.Labels{"sink": name}, reg)})
+	if err != nil {
+		target.Close()
+		return nil, fmt.Errorf("sink %s: %w", name, err)
+	}
+	return &runningSink{name: name, sink: s, target: target}, nil
 }
 
 // mappingStage builds the handler that turns the system's mapped tables

@@ -68,7 +68,7 @@ func startRun(t testing.TB, cfgText string) (stop func() error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	go func() { done <- runCaptures(ctx, cfg, names, log, false, 30*time.Second, nil) }()
+	go func() { done <- runSystems(ctx, cfg, names, runOptions{log: log, drain: 30 * time.Second}) }()
 	var stopped bool
 	stop = func() error {
 		if stopped {
