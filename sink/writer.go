@@ -205,10 +205,10 @@ func (w *Writer) Apply(ctx context.Context, tx Tx, ev *Event) (Outcome, []Confli
 		if w.same(p, cur.vals[p.field], ev.Values[p.field], nv) {
 			continue
 		}
-		if _, both := w.cfg.Owner(ev.Entity, p.field); both && !cur.updated.IsZero() && cur.updated.After(ev.Source.CommitTime) {
+		if _, both := w.cfg.Owner(ev.Entity, p.field); both && w.targetNewer(ev, cur) {
 			conflicts = append(conflicts, w.conflict(ev, p.field, cur, fmt.Sprintf(
 				"last writer wins: kept %s's value, changed at %s, after %s's at %s",
-				w.sys, cur.updated.Format(time.RFC3339Nano), ev.Source.System, ev.Source.CommitTime.Format(time.RFC3339Nano))))
+				w.sys, cur.updated.Format(time.RFC3339Nano), ev.Source.System, sourceTime(ev).Format(time.RFC3339Nano))))
 			continue
 		}
 		change = append(change, p)
@@ -228,13 +228,37 @@ func (w *Writer) Apply(ctx context.Context, tx Tx, ev *Event) (Outcome, []Confli
 	return Applied, conflicts, nil
 }
 
+// sourceTime is when the event's change happened: its updated_at field
+// when it carries one (the application's own clock, finer than a binlog's
+// seconds), else the source commit time.
+func sourceTime(ev *Event) time.Time {
+	if t, ok := ev.Values["updated_at"].(time.Time); ok {
+		return t
+	}
+	return ev.Source.CommitTime
+}
+
+// targetNewer decides last-writer-wins for a field both systems change:
+// the target's row changed after the event's change. A tie goes to the
+// system whose name sorts first, so that both sides decide alike.
+func (w *Writer) targetNewer(ev *Event, cur *currentRow) bool {
+	if cur.updated.IsZero() {
+		return false // the target's change time is unknown: the event wins
+	}
+	st := sourceTime(ev)
+	if cur.updated.Equal(st) {
+		return w.sys < ev.Source.System
+	}
+	return cur.updated.After(st)
+}
+
 func (w *Writer) conflict(ev *Event, field string, cur *currentRow, decision string) Conflict {
 	key := map[string]any{}
 	for _, k := range w.cat[ev.Entity].Key {
 		key[k] = ev.Values[k]
 	}
 	return Conflict{Entity: ev.Entity, Key: key, Field: field, SourceSystem: ev.Source.System, SourceValue: ev.Values[field],
-		SourceTime: ev.Source.CommitTime, TargetSystem: w.sys, TargetValue: cur.vals[field], TargetTime: cur.updated, Decision: decision}
+		SourceTime: sourceTime(ev), TargetSystem: w.sys, TargetValue: cur.vals[field], TargetTime: cur.updated, Decision: decision}
 }
 
 // matchFields are the fields that find an entity's row: the mapping's

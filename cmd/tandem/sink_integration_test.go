@@ -48,53 +48,81 @@ const pairMapping = `    entities:
           currency: currency
 `
 
+// cleanupOrigins drops the PostgreSQL replication origins of a test's sink
+// once its run has stopped (cleanups run last first, so register it first).
+func cleanupOrigins(t *testing.T, sink string) {
+	t.Cleanup(func() {
+		if err := sinkpg.DropOrigins(context.Background(), config.Secret(testenv.PostgresDSN()), sink); err != nil {
+			t.Errorf("drop the sink's replication origins: %v", err)
+		}
+	})
+}
+
+// pairTables creates a sync pair's tables, named with prefix: customers and
+// orders in the shop (with a ping table the shop captures raw), partners
+// and sale orders in the ERP, whose email column holds emailLen characters.
+func pairTables(t *testing.T, my *sql.DB, pg *pgx.Conn, prefix string, emailLen int) {
+	t.Helper()
+	myMust(t, my, fmt.Sprintf(`DROP TABLE IF EXISTS tandem.%[1]scustomer, tandem.%[1]sorder, tandem.%[1]sping`, prefix),
+		fmt.Sprintf(`CREATE TABLE tandem.%scustomer (customer_id BIGINT AUTO_INCREMENT PRIMARY KEY, email VARCHAR(100) NOT NULL, last_name VARCHAR(100))`, prefix),
+		fmt.Sprintf(`CREATE TABLE tandem.%sorder (id BIGINT PRIMARY KEY, billing_email VARCHAR(100), status VARCHAR(20) NOT NULL DEFAULT 'wc-pending',
+			total_amount DECIMAL(26,8), currency CHAR(3))`, prefix),
+		fmt.Sprintf(`CREATE TABLE tandem.%[1]sping (id INT PRIMARY KEY)`, prefix), fmt.Sprintf(`INSERT INTO tandem.%sping VALUES (1)`, prefix))
+	mustExec(t, pg, fmt.Sprintf(`DROP TABLE IF EXISTS %[1]ssale_order, %[1]spartner`, prefix),
+		fmt.Sprintf(`CREATE TABLE %spartner (id serial PRIMARY KEY, email varchar(%d), name text, type text NOT NULL DEFAULT 'contact')`, prefix, emailLen),
+		fmt.Sprintf(`CREATE TABLE %[1]ssale_order (id serial PRIMARY KEY, client_order_ref text, partner_id int REFERENCES %[1]spartner,
+			state text NOT NULL DEFAULT 'draft', amount_total numeric(16,2), currency text)`, prefix),
+		fmt.Sprintf(`ALTER TABLE %ssale_order REPLICA IDENTITY FULL`, prefix))
+}
+
+// pairEntities are the entity mappings of a sync pair's shop and ERP
+// tables; shopOrder goes under the shop's order mapping (e.g. create: false).
+func pairEntities(prefix, shopOrder string) (shop, erp string) {
+	shop = fmt.Sprintf(pairMapping, "tandem."+prefix+"customer", "customer_id", "", "last_name",
+		"tandem."+prefix+"order", shopOrder, "{column: id, cast: string}", "billing_email", "status",
+		"wc-pending: pending, wc-processing: processing, wc-completed: completed", "total_amount")
+	erp = fmt.Sprintf(pairMapping, "public."+prefix+"partner", "id", "where: {type: contact}", "name",
+		"public."+prefix+"sale_order", "", "client_order_ref", "{column: partner_id, ref: customer}", "state",
+		"draft: pending, sale: processing, done: completed", "amount_total")
+	return shop, erp
+}
+
+// pgSystem is the systems entry of a system on the local PostgreSQL; extra
+// goes under it.
+func pgSystem(name, extra string) string {
+	return fmt.Sprintf(`  %s:
+    kind: postgres
+    dsn: %q
+    capture: {heartbeat: 1s}
+%s`, name, testenv.PostgresDSN(), extra)
+}
+
+// stackTail is the rest of a test config: Kafka, the registry, no HTTP
+// listener, warnings only.
+func stackTail() string {
+	return fmt.Sprintf(`kafka: {brokers: [%q], partitions: 3}
+schema_registry: {url: %q}
+http: {listen: ""}
+log: {level: warn}
+`, testenv.KafkaBroker(), testenv.RegistryURL())
+}
+
 func startPair(t *testing.T) *syncPair {
 	t.Helper()
 	p := &syncPair{shop: uniqueSystem("shop"), erp: uniqueSystem("erp"), my: myDB(t), pg: pgConn(t)}
 	cleanupSystem(t, p.pg, p.erp)
-	t.Cleanup(func() { // after the run stops (cleanups run last first)
-		if err := sinkpg.DropOrigins(context.Background(), config.Secret(testenv.PostgresDSN()), p.erp); err != nil {
-			t.Errorf("drop the sink's replication origins: %v", err)
-		}
-	})
-	myMust(t, p.my, `DROP TABLE IF EXISTS tandem.sk_customer, tandem.sk_order, tandem.sk_ping`,
-		`CREATE TABLE tandem.sk_customer (customer_id BIGINT AUTO_INCREMENT PRIMARY KEY, email VARCHAR(100) NOT NULL, last_name VARCHAR(100))`,
-		`CREATE TABLE tandem.sk_order (id BIGINT PRIMARY KEY, billing_email VARCHAR(100), status VARCHAR(20) NOT NULL DEFAULT 'wc-pending',
-			total_amount DECIMAL(26,8), currency CHAR(3))`,
-		`CREATE TABLE tandem.sk_ping (id INT PRIMARY KEY)`, `INSERT INTO tandem.sk_ping VALUES (1)`)
-	mustExec(t, p.pg, `DROP TABLE IF EXISTS sk_sale_order, sk_partner`,
-		`CREATE TABLE sk_partner (id serial PRIMARY KEY, email varchar(40), name text, type text NOT NULL DEFAULT 'contact')`,
-		`CREATE TABLE sk_sale_order (id serial PRIMARY KEY, client_order_ref text, partner_id int REFERENCES sk_partner,
-			state text NOT NULL DEFAULT 'draft', amount_total numeric(16,2), currency text)`,
-		`ALTER TABLE sk_sale_order REPLICA IDENTITY FULL`)
-	shopEntities := fmt.Sprintf(pairMapping, "tandem.sk_customer", "customer_id", "", "last_name",
-		"tandem.sk_order", "create: false", "{column: id, cast: string}", "billing_email", "status",
-		"wc-pending: pending, wc-processing: processing, wc-completed: completed", "total_amount")
-	erpEntities := fmt.Sprintf(pairMapping, "public.sk_partner", "id", "where: {type: contact}", "name",
-		"public.sk_sale_order", "", "client_order_ref", "{column: partner_id, ref: customer}", "state",
-		"draft: pending, sale: processing, done: completed", "amount_total")
-	cfg := "systems:\n" + mysqlSystem(p.shop, []string{"tandem.sk_ping"}, "    sink: {reference_wait: 20s}\n") + shopEntities + fmt.Sprintf(`  %s:
-    kind: postgres
-    dsn: %q
-    capture:
-      heartbeat: 1s
-`, p.erp, testenv.PostgresDSN()) + erpEntities + fmt.Sprintf(`ownership:
+	cleanupOrigins(t, p.erp)
+	pairTables(t, p.my, p.pg, "sk_", 40)
+	shopEntities, erpEntities := pairEntities("sk_", "create: false")
+	cfg := "systems:\n" + mysqlSystem(p.shop, []string{"tandem.sk_ping"}, "    sink: {reference_wait: 20s}\n") + shopEntities +
+		pgSystem(p.erp, "    sink: {reference_wait: 20s}\n") + erpEntities + fmt.Sprintf(`ownership:
   customer: {owner: %[1]s}
   order: {owner: %[1]s, fields: {status: %[2]s}}
 flows:
   - {entity: customer, from: %[1]s, to: %[2]s}
   - {entity: order, from: %[1]s, to: %[2]s}
   - {entity: order, from: %[2]s, to: %[1]s, fields: [status]}
-kafka:
-  brokers: [%[3]q]
-  partitions: 3
-schema_registry:
-  url: %[4]q
-http:
-  listen: ""
-log:
-  level: warn
-`, p.shop, p.erp, testenv.KafkaBroker(), testenv.RegistryURL())
+`, p.shop, p.erp) + stackTail()
 	p.stop = startRun(t, cfg)
 	waitStreaming(t, p.pg, p.erp)
 	waitRecords(t, "tandem."+p.shop+".tandem.sk_ping", 1, time.Minute)
@@ -252,5 +280,44 @@ func TestIntegrationSinkPoisonAndConflict(t *testing.T) {
 	}
 	if got := pgString(t, p.pg, `SELECT state FROM sk_sale_order WHERE client_order_ref = '2002'`); got != "draft" {
 		t.Errorf("the ERP's state became %q; its owner's value must stay", got)
+	}
+}
+
+// TestIntegrationSinkReferenceNeverResolves: an order whose customer never
+// arrives waits reference_wait (20s here), then goes to the dead-letter
+// topic with the reason; meanwhile other partitions go on, and afterwards
+// so does its own.
+func TestIntegrationSinkReferenceNeverResolves(t *testing.T) {
+	p := startPair(t)
+	start := time.Now()
+	myMust(t, p.my, `INSERT INTO tandem.sk_order (id, billing_email, status, total_amount, currency) VALUES (3003, 'ghost@example.com', 'wc-pending', 1, 'EUR')`)
+	waitRecords(t, "tandem."+p.shop+".order", 1, time.Minute)
+	// another topic is not held up
+	myMust(t, p.my, `INSERT INTO tandem.sk_customer (email, last_name) VALUES ('eve@example.com', 'Eve')`)
+	waitUntil(t, "a customer applied while the order waits", 15*time.Second, func() bool {
+		return pgString(t, p.pg, `SELECT name FROM sk_partner WHERE email = 'eve@example.com'`) == "Eve"
+	})
+	dlq := "tandem." + p.erp + ".dlq"
+	waitRecords(t, dlq, 1, time.Minute)
+	if waited := time.Since(start); waited < 20*time.Second {
+		t.Errorf("dead-lettered after %s, before reference_wait (20s)", waited)
+	}
+	msgs := testenv.ReadTopic(t, dlq)
+	reason := ""
+	for _, h := range msgs[0].Headers {
+		if h.Key == "tandem.reason" {
+			reason = string(h.Value)
+		}
+	}
+	if !strings.Contains(reason, "reference not found within 20s") || !strings.Contains(reason, "customer email=ghost@example.com") {
+		t.Errorf("reason %q", reason)
+	}
+	// the order's partition goes on: a later order for a known customer
+	myMust(t, p.my, `INSERT INTO tandem.sk_order (id, billing_email, status, total_amount, currency) VALUES (3004, 'eve@example.com', 'wc-pending', 2, 'EUR')`)
+	waitUntil(t, "the next order applied", time.Minute, func() bool {
+		return pgString(t, p.pg, `SELECT client_order_ref FROM sk_sale_order WHERE client_order_ref = '3004'`) == "3004"
+	})
+	if got := pgString(t, p.pg, `SELECT count(*)::text FROM sk_sale_order WHERE client_order_ref = '3003'`); got != "0" {
+		t.Errorf("the dead-lettered order was applied anyway")
 	}
 }
