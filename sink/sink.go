@@ -430,22 +430,87 @@ func (s *Sink) tryBatch(ctx context.Context, p *partition, items []*item, isolat
 	if err := tx.Checkpoint(ctx, []Checkpoint{cp}); err != nil {
 		return 0, err
 	}
-	done := 0
 	for _, it := range items {
 		it.outcome, it.reason, it.conflicts = "", "", nil
-		if it.dead != "" {
+	}
+	// live reports whether it is to be applied, settling it otherwise
+	live := func(it *item) bool {
+		switch {
+		case it.dead != "":
 			it.outcome, it.reason = "dlq", it.dead
+		case position != "" && it.ev.Source.Order <= position:
+			it.outcome = "duplicate"
+		case it.ev.Origin == s.opts.System:
+			it.outcome = "loop"
+		default:
+			return true
+		}
+		return false
+	}
+	applied := func(it *item, outcome Outcome, conflicts []Conflict) {
+		it.outcome, it.conflicts = outcome.String(), conflicts
+		if it.ev.Source.Order > position {
+			position = it.ev.Source.Order
+		}
+	}
+	// failed settles an event Apply refused: false means stop (it waits for
+	// a reference); err a failure of the whole transaction.
+	failed := func(it *item, err error) (bool, error) {
+		if mr, ok := asMissing(err); ok {
+			it.reason = mr.Error()
+			return false, nil
+		}
+		de, isData := asData(err)
+		if !isData && s.opts.Target.Classify(err) != RowError {
+			return false, err
+		}
+		if !isData && !isolate {
+			return false, &rowFailure{offset: it.msg.Offset, err: err}
+		}
+		it.outcome = "dlq"
+		if isData {
+			it.reason = de.Reason
+		} else {
+			it.reason = "the target refused it: " + err.Error()
+		}
+		return true, nil
+	}
+	done := 0
+loop:
+	for done < len(items) {
+		it := items[done]
+		if !live(it) {
 			done++
 			continue
 		}
-		ev := it.ev
-		switch {
-		case position != "" && ev.Source.Order <= position:
-			it.outcome = "duplicate"
-		case ev.Origin == s.opts.System:
-			it.outcome = "loop"
-		}
-		if it.outcome != "" {
+		if !isolate && s.writer.bulkPlanFor(it.ev.Entity) != nil {
+			// a run of live events of one entity, applied in bulk
+			run := []*item{it}
+			for j := done + 1; j < len(items) && items[j].dead == "" && items[j].ev.Entity == it.ev.Entity; j++ {
+				if items[j].ev.Origin == s.opts.System || (position != "" && items[j].ev.Source.Order <= position) {
+					break
+				}
+				run = append(run, items[j])
+			}
+			evs := make([]*Event, len(run))
+			for j, r := range run {
+				evs[j] = r.ev
+			}
+			outs, confs, n, err := s.writer.ApplyBulk(ctx, tx, evs)
+			for j := range n {
+				applied(run[j], outs[j], confs[j])
+			}
+			done += n
+			if err == nil {
+				continue
+			}
+			goOn, ferr := failed(run[n], err)
+			if ferr != nil {
+				return 0, ferr
+			}
+			if !goOn {
+				break loop
+			}
 			done++
 			continue
 		}
@@ -454,37 +519,24 @@ func (s *Sink) tryBatch(ctx context.Context, p *partition, items []*item, isolat
 				return 0, err
 			}
 		}
-		outcome, conflicts, err := s.writer.Apply(ctx, tx, ev)
+		outcome, conflicts, err := s.writer.Apply(ctx, tx, it.ev)
 		if err != nil {
-			if mr, ok := asMissing(err); ok {
-				it.reason = mr.Error()
+			goOn, ferr := failed(it, err)
+			if ferr != nil {
+				return 0, ferr
+			}
+			if !goOn {
 				break
-			}
-			de, isData := asData(err)
-			if !isData && s.opts.Target.Classify(err) != RowError {
-				return 0, err
-			}
-			if !isData && !isolate {
-				return 0, &rowFailure{offset: it.msg.Offset, err: err}
 			}
 			if isolate {
 				if err := tx.RollbackTo(ctx, "tandem_event"); err != nil {
 					return 0, err
 				}
 			}
-			it.outcome = "dlq"
-			if isData {
-				it.reason = de.Reason
-			} else {
-				it.reason = "the target refused it: " + err.Error()
-			}
 			done++
 			continue
 		}
-		it.outcome, it.conflicts = outcome.String(), conflicts
-		if ev.Source.Order > position {
-			position = ev.Source.Order
-		}
+		applied(it, outcome, conflicts)
 		done++
 	}
 	if done == 0 {

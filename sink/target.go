@@ -68,6 +68,10 @@ type Tx interface {
 	Query(ctx context.Context, sql string, args []any, fn func(row []any) error) error
 	// Exec runs a statement and returns the rows it affected.
 	Exec(ctx context.Context, sql string, args ...any) (int64, error)
+	// ExecMany runs one statement once per argument list, in order, in as
+	// few round trips as the driver allows (pipelined on PostgreSQL,
+	// prepared once on MySQL).
+	ExecMany(ctx context.Context, sql string, rows [][]any) error
 	// Insert runs an INSERT and returns the generated id of the row (the
 	// id column's value; PostgreSQL RETURNING, MySQL LAST_INSERT_ID()).
 	Insert(ctx context.Context, sql string, idColumn string, args ...any) (any, error)

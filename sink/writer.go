@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tandem-sync/tandem/capture"
@@ -81,6 +82,23 @@ type Writer struct {
 	s   *mapping.System
 	d   Dialect
 	cat map[string]*mapping.EntityInfo
+
+	plansMu sync.Mutex
+	plans   map[string]*bulkPlan // per entity; nil: not for the bulk path
+	flows   map[[2]string][]string
+}
+
+// flowFields caches mapping.Config.FlowFields into this target.
+func (w *Writer) flowFields(ent, from string) []string {
+	w.plansMu.Lock()
+	defer w.plansMu.Unlock()
+	k := [2]string{ent, from}
+	f, ok := w.flows[k]
+	if !ok {
+		f = w.cfg.FlowFields(ent, from, w.sys)
+		w.flows[k] = f
+	}
+	return f
 }
 
 // NewWriter builds the writer of target system sys.
@@ -89,7 +107,7 @@ func NewWriter(cfg *mapping.Config, sys string, d Dialect) (*Writer, error) {
 	if s == nil {
 		return nil, fmt.Errorf("no system %q", sys)
 	}
-	return &Writer{cfg: cfg, sys: sys, s: s, d: d, cat: cfg.Catalog()}, nil
+	return &Writer{cfg: cfg, sys: sys, s: s, d: d, cat: cfg.Catalog(), plans: map[string]*bulkPlan{}, flows: map[[2]string][]string{}}, nil
 }
 
 // place is where a field is stored in the target.
@@ -147,7 +165,7 @@ func (w *Writer) Apply(ctx context.Context, tx Tx, ev *Event) (Outcome, []Confli
 	if m == nil {
 		return Skipped, nil, nil
 	}
-	allowed := w.cfg.FlowFields(ev.Entity, ev.Source.System, w.sys)
+	allowed := w.flowFields(ev.Entity, ev.Source.System)
 	if allowed == nil {
 		return Skipped, nil, nil
 	}
@@ -278,9 +296,12 @@ func keyText(vals map[string]any, keys []string) string {
 	return strings.Join(parts, ",")
 }
 
-func sortedFields(vals map[string]any) []string {
-	out := make([]string, 0, len(vals))
-	for f := range vals {
+func sortedFields(vals map[string]any) []string { return sortedKeys(vals) }
+
+// sortedKeys returns the keys of m, sorted.
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for f := range m {
 		out = append(out, f)
 	}
 	sort.Strings(out)
@@ -503,6 +524,24 @@ func (cur *currentRow) set(p place, stored any) {
 	cur.vals[p.field] = v
 }
 
+// setUpdated takes the row's change time from its updated_at field.
+func (cur *currentRow) setUpdated() {
+	if t, ok := cur.vals["updated_at"].(time.Time); ok {
+		cur.updated = t
+	}
+}
+
+// remember records a value written to the row: for a reference the local
+// id it now holds (compared as text), else the canonical value.
+func (cur *currentRow) remember(p place, stored, canon any) {
+	cur.raw[p.field] = stored
+	if p.spec.Ref != "" {
+		cur.vals[p.field] = fmt.Sprint(stored)
+		return
+	}
+	cur.vals[p.field] = canon
+}
+
 // current reads the stored values of the given fields of row id.
 func (w *Writer) current(ctx context.Context, tx Tx, m *mapping.EntityMapping, id any, ps []place, ent string) (*currentRow, error) {
 	cur := &currentRow{vals: map[string]any{}, raw: map[string]any{}, via: map[int]any{}, exists: map[string]bool{}}
@@ -540,9 +579,7 @@ func (w *Writer) current(ctx context.Context, tx Tx, m *mapping.EntityMapping, i
 			return nil, err
 		}
 	}
-	if t, ok := cur.vals["updated_at"].(time.Time); ok {
-		cur.updated = t
-	}
+	cur.setUpdated()
 	// meta values, per meta table
 	for i := range m.Meta {
 		mt := &m.Meta[i]

@@ -390,7 +390,7 @@ func replayPlan(ctx context.Context, client *kafka.Client, topics []string, o re
 	for _, tp := range tps {
 		p, ok := found[tp]
 		if !ok {
-			return nil, &exitError{code: exitFailed, err: fmt.Errorf("Kafka did not answer for the offsets of %s[%d]", tp.Topic, tp.Partition)}
+			return nil, &exitError{code: exitFailed, err: fmt.Errorf("no offsets from Kafka for %s[%d]", tp.Topic, tp.Partition)}
 		}
 		r := replayRow{tp: tp, earliest: p.FirstOffset, latest: p.LastOffset}
 		switch o.to.kind {

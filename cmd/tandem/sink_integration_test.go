@@ -50,7 +50,7 @@ const pairMapping = `    entities:
 
 // cleanupOrigins drops the PostgreSQL replication origins of a test's sink
 // once its run has stopped (cleanups run last first, so register it first).
-func cleanupOrigins(t *testing.T, sink string) {
+func cleanupOrigins(t testing.TB, sink string) {
 	t.Cleanup(func() {
 		if err := sinkpg.DropOrigins(context.Background(), config.Secret(testenv.PostgresDSN()), sink); err != nil {
 			t.Errorf("drop the sink's replication origins: %v", err)

@@ -184,6 +184,21 @@ func (c conn) Exec(ctx context.Context, q string, args []any) (int64, error) {
 	return res.RowsAffected()
 }
 
+// ExecMany prepares q once and runs it per argument list.
+func (c conn) ExecMany(ctx context.Context, q string, rows [][]any) error {
+	stmt, err := c.tx.PrepareContext(ctx, q)
+	if err != nil {
+		return err
+	}
+	defer stmt.Close()
+	for _, args := range rows {
+		if _, err := stmt.ExecContext(ctx, args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (c conn) Query(ctx context.Context, q string, args []any, fn func(row []any) error) error {
 	return query(ctx, c.tx, q, args, fn)
 }

@@ -167,6 +167,15 @@ func (c *conn) Exec(ctx context.Context, q string, args []any) (int64, error) {
 	return tag.RowsAffected(), nil
 }
 
+// ExecMany sends every statement in one pipelined batch: one round trip.
+func (c *conn) ExecMany(ctx context.Context, q string, rows [][]any) error {
+	b := &pgx.Batch{}
+	for _, args := range rows {
+		b.Queue(q, args...)
+	}
+	return c.tx.SendBatch(ctx, b).Close()
+}
+
 func (c *conn) Query(ctx context.Context, q string, args []any, fn func(row []any) error) error {
 	return query(ctx, c.tx, q, args, fn)
 }

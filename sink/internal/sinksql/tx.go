@@ -15,6 +15,9 @@ type Conn interface {
 	Query(ctx context.Context, q string, args []any, fn func(row []any) error) error
 	// Insert runs an INSERT and returns the generated id (see sink.Tx).
 	Insert(ctx context.Context, q, idColumn string, args []any) (any, error)
+	// ExecMany runs q once per argument list, in order, in as few round
+	// trips as the driver allows.
+	ExecMany(ctx context.Context, q string, rows [][]any) error
 	// Commit and Rollback end the transaction; each is called once at
 	// most, and never both.
 	Commit(ctx context.Context) error
@@ -70,6 +73,18 @@ func (x *Tx) Exec(ctx context.Context, q string, args ...any) (int64, error) {
 		return 0, err
 	}
 	return x.conn.Exec(ctx, q, args)
+}
+
+func (x *Tx) ExecMany(ctx context.Context, q string, rows [][]any) error {
+	conv := make([][]any, len(rows))
+	for i, r := range rows {
+		a, err := Args(r)
+		if err != nil {
+			return err
+		}
+		conv[i] = a
+	}
+	return x.conn.ExecMany(ctx, q, conv)
 }
 
 func (x *Tx) Insert(ctx context.Context, q string, idColumn string, args ...any) (any, error) {
