@@ -94,6 +94,7 @@ type JoinTable struct {
 	Into   string               `yaml:"into" doc:"A record or list field of the entity that the joined rows fill (e.g. billing_address, lines); its fields are then that record's."`
 	Owner  string               `yaml:"owner" doc:"Its column matching the root row (the root's id, or the root's via column)."`
 	Via    string               `yaml:"via" doc:"The root table's column that owner matches, for a table the root refers to (e.g. product_tmpl_id); default the root's id."`
+	Shared bool                 `yaml:"shared" doc:"With via: its rows are shared by many roots (a currency): the sink points the root at the row whose fields match, and never writes the row itself."`
 	Where  map[string]string    `yaml:"where" doc:"Only its rows with these values (e.g. address_type: billing)."`
 	Fields map[string]FieldSpec `yaml:"fields" doc:"Entity fields from its columns."`
 }

@@ -241,6 +241,9 @@ func (c *Config) validateEntityMapping(ps *config.Problems, path, sys string, s 
 		if jt.Owner == "" {
 			ps.Add(jp+".owner", "required: the column holding the root row's id")
 		}
+		if jt.Shared && jt.Via == "" {
+			ps.Add(jp+".shared", "applies to a table the root refers to: set via too")
+		}
 		if jt.Into == "" {
 			for _, f := range sortedKeys(jt.Fields) {
 				add(jp+".fields", f, jt.Fields[f], false)

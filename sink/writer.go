@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math/big"
 	"slices"
 	"sort"
@@ -240,7 +241,11 @@ func (w *Writer) Apply(ctx context.Context, tx Tx, ev *Event) (Outcome, []Confli
 	if len(change) == 0 {
 		return NoOp, conflicts, nil
 	}
-	if err := w.update(ctx, tx, m, id, cur, change, newVals); err != nil {
+	shared, err := w.sharedIDs(ctx, tx, m, change, newVals)
+	if err != nil {
+		return 0, nil, err
+	}
+	if err := w.update(ctx, tx, m, id, cur, change, newVals, shared); err != nil {
 		return 0, nil, err
 	}
 	return Applied, conflicts, nil
@@ -693,7 +698,7 @@ func (w *Writer) same(p place, cur, canon, stored any) bool {
 }
 
 // update writes the changed fields of an existing row.
-func (w *Writer) update(ctx context.Context, tx Tx, m *mapping.EntityMapping, id any, cur *currentRow, change []place, vals map[string]any) error {
+func (w *Writer) update(ctx context.Context, tx Tx, m *mapping.EntityMapping, id any, cur *currentRow, change []place, vals map[string]any, shared map[int]any) error {
 	var sets []string
 	var args []any
 	for _, p := range change {
@@ -714,12 +719,21 @@ func (w *Writer) update(ctx context.Context, tx Tx, m *mapping.EntityMapping, id
 			return err
 		}
 	}
+	for _, i := range slices.Sorted(maps.Keys(shared)) {
+		q := w.placeholders("UPDATE " + w.d.Quote(m.Table) + " SET " + w.d.Quote(m.Joins[i].Via) + " = ? WHERE " + w.d.Quote(m.ID) + " = ?")
+		if _, err := tx.Exec(ctx, q, shared[i], id); err != nil {
+			return err
+		}
+	}
 	for _, p := range change {
 		var err error
 		switch p.kind {
 		case metaKey:
 			err = w.writeMeta(ctx, tx, p, id, vals[p.field], cur.exists[p.field])
 		case joinCol, intoJoin:
+			if p.join.Shared {
+				continue // below: the root points at another shared row
+			}
 			owner := id
 			if p.join.Via != "" {
 				owner = cur.via[p.jidx]
@@ -731,6 +745,73 @@ func (w *Writer) update(ctx context.Context, tx Tx, m *mapping.EntityMapping, id
 		}
 	}
 	return nil
+}
+
+// sharedIDs finds, for each shared via join whose fields change, the row
+// the root is to point at (before anything is written: a missing one makes
+// the event wait).
+func (w *Writer) sharedIDs(ctx context.Context, tx Tx, m *mapping.EntityMapping, change []place, vals map[string]any) (map[int]any, error) {
+	out := map[int]any{}
+	for i := range m.Joins {
+		jt := &m.Joins[i]
+		if !jt.Shared {
+			continue
+		}
+		jcols := map[string]any{}
+		for c, v := range jt.Where {
+			jcols[c] = v
+		}
+		n := 0
+		for _, p := range change {
+			if p.join == jt && p.kind == joinCol {
+				jcols[p.spec.Column] = vals[p.field]
+				n++
+			}
+		}
+		if n == 0 {
+			continue
+		}
+		id, err := w.sharedRow(ctx, tx, jt, jcols)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = id
+	}
+	return out, nil
+}
+
+// sharedRow finds the row of a shared via-joined table whose columns hold
+// cols (e.g. the currency named EUR), and returns its owner column.
+func (w *Writer) sharedRow(ctx context.Context, tx Tx, jt *mapping.JoinTable, cols map[string]any) (any, error) {
+	q := "SELECT " + w.d.Quote(jt.Owner) + " FROM " + w.d.Quote(jt.Table)
+	var args []any
+	for i, c := range sortedKeys(cols) {
+		if i == 0 {
+			q += " WHERE "
+		} else {
+			q += " AND "
+		}
+		q += w.d.Quote(c) + " = ?"
+		args = append(args, cols[c])
+	}
+	var ids []any
+	if err := tx.Query(ctx, w.placeholders(q+" LIMIT 2"), args, func(row []any) error {
+		ids = append(ids, row[0])
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	switch len(ids) {
+	case 1:
+		return ids[0], nil
+	case 0:
+		parts := make([]string, 0, len(cols))
+		for _, c := range sortedKeys(cols) {
+			parts = append(parts, fmt.Sprintf("%s=%v", c, display(cols[c])))
+		}
+		return nil, &MissingRef{Entity: jt.Table, Key: strings.Join(parts, ","), Why: "a shared row the entity points at"}
+	}
+	return nil, &DataError{Reason: fmt.Sprintf("several %s rows match %v", jt.Table, cols)}
 }
 
 // writeMeta sets one meta value: an update of its row, an insert, or a
@@ -822,11 +903,19 @@ func (w *Writer) insert(ctx context.Context, tx Tx, ev *Event, m *mapping.Entity
 		}
 		vals[p.field] = v
 	}
-	// via-joined rows: insert them and point the root at them
+	// shared rows the root points at: found before anything is written
+	shared, err := w.sharedIDs(ctx, tx, m, write, vals)
+	if err != nil {
+		return 0, nil, err
+	}
+	for i, id := range shared {
+		cols[m.Joins[i].Via] = id
+	}
+	// other via-joined rows: insert them and point the root at them
 	via := map[int]any{}
 	for i := range m.Joins {
 		jt := &m.Joins[i]
-		if jt.Via == "" {
+		if jt.Via == "" || jt.Shared {
 			continue
 		}
 		jcols := map[string]any{}

@@ -4,8 +4,11 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/tandem-sync/tandem/internal/testenv"
 )
 
 // TestIntegrationSinkIntoEAV: products flow from an Odoo-style table (name
@@ -78,6 +81,62 @@ func TestIntegrationSinkIntoEAV(t *testing.T) {
 	waitUntil(t, "the delete reached the shop", time.Minute, func() bool { return myString(t, my, post) == "Big blue mug|trash|product|MUG-7|24.5" })
 	if n := myString(t, my, `SELECT COUNT(*) FROM tandem.eav_posts`); n != "1" {
 		t.Errorf("%s posts: the product must be marked, not removed or duplicated", n)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestIntegrationSinkSharedRows: an order's currency is a shared row the
+// ERP's order points at (Odoo res_currency): the sink points the order at
+// the matching row, never renames or adds currencies, and dead-letters an
+// order in a currency the ERP does not have, after reference_wait.
+func TestIntegrationSinkSharedRows(t *testing.T) {
+	shop, erp := uniqueSystem("xshop"), uniqueSystem("xerp")
+	my, pg := myDB(t), pgConn(t)
+	cleanupSystem(t, pg, erp)
+	cleanupOrigins(t, erp)
+	myMust(t, my, `DROP TABLE IF EXISTS tandem.sx_order`, `CREATE TABLE tandem.sx_order (id BIGINT PRIMARY KEY, currency CHAR(3))`)
+	mustExec(t, pg, `DROP TABLE IF EXISTS sx_sale_order, sx_currency`,
+		`CREATE TABLE sx_currency (id serial PRIMARY KEY, name text UNIQUE)`, `INSERT INTO sx_currency (name) VALUES ('EUR'), ('USD')`,
+		`CREATE TABLE sx_sale_order (id serial PRIMARY KEY, client_order_ref text, currency_id int REFERENCES sx_currency)`)
+	cfg := "systems:\n" + mysqlSystem(shop, nil, "") + `    entities:
+      order:
+        table: tandem.sx_order
+        id: id
+        fields:
+          number: {column: id, cast: string}
+          currency: currency
+` + pgSystem(erp, "    sink: {reference_wait: 2s}\n") + `    entities:
+      order:
+        table: public.sx_sale_order
+        id: id
+        fields:
+          number: client_order_ref
+        joins:
+          - table: public.sx_currency
+            owner: id
+            via: currency_id
+            shared: true
+            fields: {currency: name}
+` + fmt.Sprintf("ownership: {order: {owner: %[1]s}}\nflows: [{entity: order, from: %[1]s, to: %[2]s}]\n", shop, erp) + stackTail()
+	stop := startRun(t, cfg)
+	waitStreaming(t, pg, erp)
+	myMust(t, my, `INSERT INTO tandem.sx_order VALUES (1, 'EUR')`)
+	q := `SELECT o.client_order_ref || '|' || c.name FROM sx_sale_order o JOIN sx_currency c ON c.id = o.currency_id`
+	waitUntil(t, "the order reached the ERP", time.Minute, func() bool { return pgString(t, pg, q) == "1|EUR" })
+	myMust(t, my, `UPDATE tandem.sx_order SET currency = 'USD' WHERE id = 1`)
+	waitUntil(t, "the currency change reached the ERP", time.Minute, func() bool { return pgString(t, pg, q) == "1|USD" })
+	if got := pgString(t, pg, `SELECT string_agg(name, ',' ORDER BY id) FROM sx_currency`); got != "EUR,USD" {
+		t.Errorf("currencies %q: the shared rows must not change", got)
+	}
+	myMust(t, my, `INSERT INTO tandem.sx_order VALUES (2, 'XXX')`)
+	dlq := "tandem." + erp + ".dlq"
+	waitRecords(t, dlq, 1, time.Minute)
+	for _, h := range testenv.ReadTopic(t, dlq)[0].Headers {
+		if h.Key == "tandem.reason" && !strings.Contains(string(h.Value), "public.sx_currency name=XXX does not exist") {
+			t.Errorf("reason %q", h.Value)
+		}
 	}
 	if err := stop(); err != nil {
 		t.Fatal(err)
