@@ -42,7 +42,7 @@ func newRunCmd(g *globals) *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "run",
-		Short: "Capture every configured system's changes to Kafka until interrupted",
+		Short: "Capture every system's changes to Kafka, and apply the flows into each system, until interrupted",
 		Long: `Run the capture of each system in the config: read its change log, publish
 each row change as an Avro event on Kafka (registering schemas in the schema
 registry), and move the source's position only once Kafka has acknowledged
@@ -60,6 +60,14 @@ raw row; capture.raw_topics changes which), <prefix>.<system>.transactions
 (BEGIN/END with counts), <prefix>.<system>.dlq (values a mapping cannot
 convert, with the reason) and <prefix>.<system>.offsets (compacted;
 positions and snapshot progress).
+
+For each system that flows go to, run its sink too: read the flows' topics
+in the consumer group sink.group, from the checkpoints stored in the
+system's checkpoint_table, and apply each batch in one transaction tagged so
+that the system's own capture drops it (exactly once in effect, no loops).
+Events that wait for a missing reference are retried; bad events go to
+<prefix>.<system>.dlq, conflicts to <prefix>.conflicts. --role capture or
+--role sink runs one side only.
 
 On SIGINT or SIGTERM it stops reading, waits for Kafka to acknowledge what is
 in flight (at most --drain), reports the final position, and exits 0.
