@@ -174,6 +174,15 @@ func (s *Sink) Run(ctx context.Context) error {
 				tp := TopicPartition{Topic: topic, Partition: a.ID}
 				parts = append(parts, topic+"/"+strconv.Itoa(a.ID))
 				cp, ok := cps[tp]
+				if !ok {
+					// a row to lock from the first batch on: locking a row
+					// that is not there takes gap locks on MariaDB, which
+					// deadlock with the other partitions' first inserts
+					cp = Checkpoint{Consumer: s.cfg.Group, Topic: tp.Topic, Partition: tp.Partition, Offset: -1}
+					if err := s.opts.Target.SetCheckpoint(ctx, cp); err != nil {
+						return fmt.Errorf("sink %s: create the checkpoint of %s[%d]: %w", s.opts.System, tp.Topic, tp.Partition, err)
+					}
+				}
 				gen.Start(func(ctx context.Context) {
 					if err := s.runPartition(ctx, tp, cp, ok); err != nil && ctx.Err() == nil {
 						select {
@@ -235,10 +244,10 @@ func (s *Sink) runPartition(ctx context.Context, tp TopicPartition, cp Checkpoin
 		MinBytes: 1, MaxBytes: 4 << 20, MaxWait: 100 * time.Millisecond, QueueCapacity: 1000})
 	defer p.r.Close()
 	start := kafka.FirstOffset
-	if stored {
+	if stored && cp.Offset >= 0 {
 		start = cp.Offset + 1
-		p.position = cp.Position
 	}
+	p.position = cp.Position
 	if err := p.r.SetOffset(start); err != nil {
 		return err
 	}
