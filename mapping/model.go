@@ -64,9 +64,21 @@ type EntityMapping struct {
 	Fields map[string]FieldSpec `yaml:"fields" doc:"Entity fields from columns of the root table."`
 	Meta   []MetaTable          `yaml:"meta" doc:"EAV tables whose (owner, key, value) rows contribute fields."`
 	Joins  []JoinTable          `yaml:"joins" doc:"More tables keyed by the root row's id, each contributing fields."`
-	Delete string               `yaml:"delete" doc:"hard (delete rows) or soft:<column>=<value> (mark them)."`
+	Delete string               `yaml:"delete" doc:"Sink side: hard (delete rows), soft:<column>=<value> (mark them), or none (ignore deletes). Default hard, and none for create: false (the row is another entity's)."`
 	Match  []string             `yaml:"match" doc:"Sink side: the fields that find the target row (default the natural key), e.g. [order_number] for a shipment kept on its order's row."`
 	Create *bool                `yaml:"create" doc:"Sink side: insert a row when none matches (default true); false for an entity that lives on another entity's row, which then waits for that row."`
+}
+
+// DeleteMode returns how the sink applies a delete: hard, none, or the
+// soft:<column>=<value> form.
+func (m *EntityMapping) DeleteMode() string {
+	switch {
+	case m.Delete != "":
+		return m.Delete
+	case !m.Creates():
+		return "none" // the row belongs to another entity: never delete it
+	}
+	return "hard"
 }
 
 // Creates reports whether the sink inserts a row when none matches.

@@ -199,10 +199,10 @@ func (c *Config) validateEntityMapping(ps *config.Problems, path, sys string, s 
 		}
 	}
 	switch {
-	case m.Delete == "" || m.Delete == "hard":
+	case m.Delete == "" || m.Delete == "hard" || m.Delete == "none":
 	case strings.HasPrefix(m.Delete, "soft:") && strings.Contains(m.Delete, "="):
 	default:
-		ps.Add(path+".delete", fmt.Sprintf("%q is not hard or soft:<column>=<value>", m.Delete))
+		ps.Add(path+".delete", fmt.Sprintf("%q is not hard, none or soft:<column>=<value>", m.Delete))
 	}
 	all := map[string]mapped{}
 	add := func(p string, field string, spec FieldSpec, meta bool) {

@@ -222,7 +222,7 @@ func (w *Writer) bulkApply(ctx context.Context, tx Tx, p *bulkPlan, ev *Event, r
 	}
 	exists := seen && !r.deleted
 	if ev.Op == capture.OpDelete {
-		if !exists {
+		if !exists || p.m.DeleteMode() == "none" {
 			return NoOp, nil, nil
 		}
 		if r.id == nil { // inserted by this run: drop the insert

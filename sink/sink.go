@@ -122,7 +122,10 @@ func New(opts Options) (*Sink, error) {
 // Run applies events until ctx ends or a fatal error occurs.
 func (s *Sink) Run(ctx context.Context) error {
 	defer s.out.Close()
-	if err := s.opts.Target.Setup(ctx); err != nil {
+	if err := s.retry(ctx, "set up the target", func() error { return s.opts.Target.Setup(ctx) }); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
 		return fmt.Errorf("sink %s: set up the target: %w", s.opts.System, err)
 	}
 	if err := s.kafka.EnsureTopics(ctx, nil, append([]string{s.dlq, s.conflict}, s.topics...)...); err != nil {
@@ -134,6 +137,9 @@ func (s *Sink) Run(ctx context.Context) error {
 	}
 	group, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
 		ID: s.cfg.Group, Brokers: s.kafka.Brokers, Dialer: dialer, Topics: s.topics,
+		// a member that died (kill -9) holds its partitions until its
+		// session times out: keep that short (Kafka's minimum is 6s)
+		SessionTimeout: 10 * time.Second, HeartbeatInterval: 2 * time.Second, RebalanceTimeout: 10 * time.Second,
 		StartOffset: kafka.FirstOffset, Logger: nil, ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) {
 			s.log.Debug("kafka consumer group", "msg", fmt.Sprintf(msg, args...))
 		}),
@@ -164,27 +170,13 @@ func (s *Sink) Run(ctx context.Context) error {
 			}
 			continue
 		}
-		cps, err := s.opts.Target.Checkpoints(ctx, s.cfg.Group)
-		if err != nil {
-			return fmt.Errorf("sink %s: read checkpoints: %w", s.opts.System, err)
-		}
 		var parts []string
 		for topic, as := range gen.Assignments {
 			for _, a := range as {
 				tp := TopicPartition{Topic: topic, Partition: a.ID}
 				parts = append(parts, topic+"/"+strconv.Itoa(a.ID))
-				cp, ok := cps[tp]
-				if !ok {
-					// a row to lock from the first batch on: locking a row
-					// that is not there takes gap locks on MariaDB, which
-					// deadlock with the other partitions' first inserts
-					cp = Checkpoint{Consumer: s.cfg.Group, Topic: tp.Topic, Partition: tp.Partition, Offset: -1}
-					if err := s.opts.Target.SetCheckpoint(ctx, cp); err != nil {
-						return fmt.Errorf("sink %s: create the checkpoint of %s[%d]: %w", s.opts.System, tp.Topic, tp.Partition, err)
-					}
-				}
 				gen.Start(func(ctx context.Context) {
-					if err := s.runPartition(ctx, tp, cp, ok); err != nil && ctx.Err() == nil {
+					if err := s.runPartition(ctx, tp); err != nil && ctx.Err() == nil {
 						select {
 						case fatal <- err:
 						default:
@@ -232,9 +224,62 @@ type partition struct {
 	held     int64 // bytes held from the in-flight budget
 }
 
+// retry runs fn until it succeeds, fails for good, or ctx ends; transient
+// errors (the target may be down) are retried with backoff.
+func (s *Sink) retry(ctx context.Context, what string, fn func() error) error {
+	backoff := 100 * time.Millisecond
+	for {
+		err := fn()
+		if err == nil || ctx.Err() != nil || s.opts.Target.Classify(err) != Transient {
+			return err
+		}
+		s.m.retries.Inc()
+		s.log.Warn("transient error; retrying", "doing", what, "err", err, "in", backoff.String())
+		if !sleep(ctx, backoff) {
+			return ctx.Err()
+		}
+		backoff = min(backoff*2, s.cfg.RetryMax)
+	}
+}
+
+// checkpoint reads the stored checkpoint of a partition, creating its row
+// when there is none, retrying while the target is unreachable.
+func (s *Sink) checkpoint(ctx context.Context, tp TopicPartition) (cp Checkpoint, err error) {
+	err = s.retry(ctx, fmt.Sprintf("read the checkpoint of %s[%d]", tp.Topic, tp.Partition), func() error {
+		cp, err = s.readCheckpoint(ctx, tp)
+		return err
+	})
+	return cp, err
+}
+
+func (s *Sink) readCheckpoint(ctx context.Context, tp TopicPartition) (Checkpoint, error) {
+	cps, err := s.opts.Target.Checkpoints(ctx, s.cfg.Group)
+	if err != nil {
+		return Checkpoint{}, fmt.Errorf("read checkpoints: %w", err)
+	}
+	if cp, ok := cps[tp]; ok {
+		return cp, nil
+	}
+	// a row to lock from the first batch on: locking a row that is not
+	// there takes gap locks on MariaDB, which deadlock with the other
+	// partitions' first inserts
+	cp := Checkpoint{Consumer: s.cfg.Group, Topic: tp.Topic, Partition: tp.Partition, Offset: -1}
+	if err := s.opts.Target.SetCheckpoint(ctx, cp); err != nil {
+		return cp, fmt.Errorf("create the checkpoint of %s[%d]: %w", tp.Topic, tp.Partition, err)
+	}
+	return cp, nil
+}
+
 // runPartition reads one partition from the stored checkpoint and applies
 // it, batch by batch, until ctx ends (a rebalance or shutdown).
-func (s *Sink) runPartition(ctx context.Context, tp TopicPartition, cp Checkpoint, stored bool) error {
+func (s *Sink) runPartition(ctx context.Context, tp TopicPartition) error {
+	cp, err := s.checkpoint(ctx, tp)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
 	dialer, err := s.kafka.Dialer()
 	if err != nil {
 		return err
@@ -244,7 +289,7 @@ func (s *Sink) runPartition(ctx context.Context, tp TopicPartition, cp Checkpoin
 		MinBytes: 1, MaxBytes: 4 << 20, MaxWait: 100 * time.Millisecond, QueueCapacity: 1000})
 	defer p.r.Close()
 	start := kafka.FirstOffset
-	if stored && cp.Offset >= 0 {
+	if cp.Offset >= 0 {
 		start = cp.Offset + 1
 	}
 	p.position = cp.Position

@@ -175,7 +175,7 @@ func (w *Writer) Apply(ctx context.Context, tx Tx, ev *Event) (Outcome, []Confli
 		return 0, nil, err
 	}
 	if ev.Op == capture.OpDelete {
-		if !found {
+		if !found || m.DeleteMode() == "none" {
 			return NoOp, nil, nil
 		}
 		return Applied, nil, w.delete(ctx, tx, m, id)
@@ -988,7 +988,7 @@ func (w *Writer) insertRow(ctx context.Context, tx Tx, table, idCol string, cols
 // delete removes the entity's rows, or marks the root row for a soft
 // delete.
 func (w *Writer) delete(ctx context.Context, tx Tx, m *mapping.EntityMapping, id any) error {
-	if col, val, soft := strings.Cut(strings.TrimPrefix(m.Delete, "soft:"), "="); soft && strings.HasPrefix(m.Delete, "soft:") {
+	if col, val, soft := strings.Cut(strings.TrimPrefix(m.DeleteMode(), "soft:"), "="); soft && strings.HasPrefix(m.DeleteMode(), "soft:") {
 		_, err := tx.Exec(ctx, w.placeholders("UPDATE "+w.d.Quote(m.Table)+" SET "+w.d.Quote(col)+" = ? WHERE "+w.d.Quote(m.ID)+" = ?"), val, id)
 		return err
 	}

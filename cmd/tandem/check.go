@@ -115,6 +115,9 @@ func runChecks(ctx context.Context, cfg *mapping.Config, only []string) []prefli
 				return append(capmysql.Preflight(ctx, t), checkMapping(ctx, cfg, name, capmysql.ColumnLookup)...)
 			}})
 		}
+		if run := sinkPreflight(cfg, name); run != nil {
+			jobs = append(jobs, &job{run: run})
+		}
 	}
 	if len(only) == 0 {
 		jobs = append(jobs,

@@ -260,10 +260,7 @@ func runSystems(ctx context.Context, cfg *mapping.Config, names []string, o runO
 	for _, rs := range sinks {
 		readers.Go(func() error {
 			defer rs.target.Close()
-			if err := rs.sink.Run(rctx); err != nil {
-				return fmt.Errorf("sink %s: %w", rs.name, err)
-			}
-			return nil
+			return rs.sink.Run(rctx) // its errors name the sink
 		})
 	}
 	healthy.Store(true)

@@ -281,6 +281,16 @@ func TestIntegrationSinkPoisonAndConflict(t *testing.T) {
 	if got := pgString(t, p.pg, `SELECT state FROM sk_sale_order WHERE client_order_ref = '2002'`); got != "draft" {
 		t.Errorf("the ERP's state became %q; its owner's value must stay", got)
 	}
+	// the shop's order mapping has create: false, so deletes are ignored
+	// (delete: none): deleting the ERP's order leaves the shop's
+	erpOrders := "tandem." + p.erp + ".order"
+	before := testenv.TopicSize(t, erpOrders)
+	mustExec(t, p.pg, `DELETE FROM sk_sale_order WHERE client_order_ref = '2002'`)
+	waitRecords(t, erpOrders, before+1, time.Minute)
+	time.Sleep(3 * time.Second)
+	if got := myString(t, p.my, `SELECT status FROM tandem.sk_order WHERE id = 2002`); got != "wc-completed" {
+		t.Errorf("the shop's order after the ERP deleted its own: status %q, want it kept", got)
+	}
 }
 
 // TestIntegrationSinkReferenceNeverResolves: an order whose customer never
