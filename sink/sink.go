@@ -31,6 +31,25 @@ type Options struct {
 	// Registerer receives the sink's metrics (wrap it with a sink label
 	// when several sinks share it); nil registers none.
 	Registerer prometheus.Registerer
+	// OnApplied, if set, is called after each committed batch with what
+	// became of its events (for status pages). It runs on the partition's
+	// goroutine: it must be quick and safe for concurrent use.
+	OnApplied func([]Report)
+}
+
+// Report is what became of one event, as OnApplied reports it.
+type Report struct {
+	Time      time.Time
+	Sink      string
+	Topic     string
+	Partition int
+	Offset    int64
+	Entity    string
+	Key       string // the natural key, as text
+	Op        string
+	Origin    string
+	Outcome   string // applied, noop, skipped, duplicate, loop, dlq
+	Reason    string // for dlq
 }
 
 // Sink applies the entity events that flow into one system. Run it once.
@@ -614,6 +633,22 @@ loop:
 		s.m.events.WithLabelValues(it.outcome).Inc()
 	}
 	s.signalApplied()
+	if s.opts.OnApplied != nil {
+		now := time.Now()
+		report := make([]Report, 0, done)
+		for _, it := range items[:done] {
+			a := Report{Time: now, Sink: s.opts.System, Topic: it.msg.Topic, Partition: it.msg.Partition, Offset: it.msg.Offset,
+				Outcome: it.outcome, Reason: it.reason}
+			if it.ev != nil {
+				a.Entity, a.Op, a.Origin = it.ev.Entity, it.ev.Op.String(), it.ev.Origin
+				if info := s.writer.cat[it.ev.Entity]; info != nil {
+					a.Key = keyText(it.ev.Values, info.Key)
+				}
+			}
+			report = append(report, a)
+		}
+		s.opts.OnApplied(report)
+	}
 	return done, nil
 }
 
