@@ -39,6 +39,7 @@ func newRunCmd(g *globals) *cobra.Command {
 		withPprof bool
 		drain     time.Duration
 		role      string
+		dashboard bool
 	)
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -72,7 +73,11 @@ Events that wait for a missing reference are retried; bad events go to
 On SIGINT or SIGTERM it stops reading, waits for Kafka to acknowledge what is
 in flight (at most --drain), reports the final position, and exits 0.
 
-Metrics are served at http://<http.listen>/metrics, health at /healthz.`,
+Metrics are served at http://<http.listen>/metrics, health at /healthz, and
+a live status page (rates per flow, capture lag, the sinks' last events, the
+data-flow diagram) at /status, its data at /status.json. --dashboard shows
+the same numbers on the terminal (or logs them every 10 s when stderr is not
+one).`,
 		Example: "  tandem run --config deploy/examples/local.yaml\n  tandem run -c tandem.yaml --system erp --pprof",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -85,7 +90,7 @@ Metrics are served at http://<http.listen>/metrics, health at /healthz.`,
 				return &exitError{code: exitBadUsage, err: err}
 			}
 			log := g.logger(cfg.Log)
-			return runSystems(cmd.Context(), cfg, names, runOptions{log: log, pprof: withPprof, drain: drain, tty: g.tty, role: role})
+			return runSystems(cmd.Context(), cfg, names, runOptions{log: log, pprof: withPprof, drain: drain, tty: g.tty, role: role, dashboard: dashboard})
 		},
 	}
 	f := cmd.Flags()
@@ -93,6 +98,7 @@ Metrics are served at http://<http.listen>/metrics, health at /healthz.`,
 	f.BoolVar(&withPprof, "pprof", false, "serve /debug/pprof on the http.listen address")
 	f.DurationVar(&drain, "drain", 30*time.Second, "on shutdown, how long to wait for Kafka to acknowledge what is in flight")
 	f.StringVar(&role, "role", roleAll, "what to run for each system: all (capture and sink), capture, or sink")
+	f.BoolVar(&dashboard, "dashboard", false, "show rates per flow, capture lag and the last events on the terminal every 2s (a log line every 10s when stderr is not a terminal)")
 	return cmd
 }
 
@@ -110,6 +116,8 @@ type runOptions struct {
 	drain time.Duration
 	tty   *os.File
 	role  string
+	// dashboard shows the status on tty (status.go).
+	dashboard bool
 }
 
 // runnable picks the systems to run: those named, or every system that has
@@ -180,7 +188,9 @@ func runSystems(ctx context.Context, cfg *mapping.Config, names []string, o runO
 	registry := schema.NewRegistry(cfg.Registry)
 	var healthy atomic.Bool
 
-	srv, err := serveHTTP(cfg.HTTP.Listen, reg, &healthy, withPprof, log)
+	st, stopStatus := startStatus(ctx, cfg, names, o, reg)
+	defer stopStatus()
+	srv, err := serveHTTP(cfg.HTTP.Listen, reg, &healthy, withPprof, st, log)
 	if err != nil {
 		return err
 	}
@@ -244,7 +254,7 @@ func runSystems(ctx context.Context, cfg *mapping.Config, names []string, o runO
 			if topics, _ := sink.Topics(cfg, name); len(topics) == 0 {
 				continue
 			}
-			rs, err := newSink(ctx, cfg, name, registry, reg, log)
+			rs, err := newSink(ctx, cfg, name, registry, reg, st.sinkHook(name), log)
 			if err != nil {
 				for _, q := range sinks {
 					q.target.Close()
@@ -356,7 +366,8 @@ type runningSink struct {
 
 // newSink connects to the target database of system name and builds its
 // sink.
-func newSink(ctx context.Context, cfg *mapping.Config, name string, registry *schema.Registry, reg prometheus.Registerer, log *slog.Logger) (*runningSink, error) {
+func newSink(ctx context.Context, cfg *mapping.Config, name string, registry *schema.Registry, reg prometheus.Registerer,
+	onApplied func([]sink.Report), log *slog.Logger) (*runningSink, error) {
 	sys := cfg.Systems[name]
 	var target sink.Target
 	var err error
@@ -370,7 +381,7 @@ func newSink(ctx context.Context, cfg *mapping.Config, name string, registry *sc
 		return nil, fmt.Errorf("sink %s: connect to the target: %w", name, err)
 	}
 	s, err := sink.New(sink.Options{System: name, Config: cfg, Target: target, Registry: registry, Logger: log,
-		Registerer: prometheus.WrapRegistererWith(prometheus.Labels{"sink": name}, reg)})
+		Registerer: prometheus.WrapRegistererWith(prometheus.Labels{"sink": name}, reg), OnApplied: onApplied})
 	if err != nil {
 		target.Close()
 		return nil, fmt.Errorf("sink %s: %w", name, err)
@@ -435,7 +446,7 @@ func databaseName(sys *mapping.System) (string, error) {
 
 // serveHTTP starts the metrics and health listener, or returns nil when
 // listen is empty.
-func serveHTTP(listen string, reg *prometheus.Registry, healthy *atomic.Bool, withPprof bool, log *slog.Logger) (*http.Server, error) {
+func serveHTTP(listen string, reg *prometheus.Registry, healthy *atomic.Bool, withPprof bool, st *runStatus, log *slog.Logger) (*http.Server, error) {
 	if listen == "" {
 		return nil, nil
 	}
@@ -448,6 +459,7 @@ func serveHTTP(listen string, reg *prometheus.Registry, healthy *atomic.Bool, wi
 		}
 		http.Error(w, "not running", http.StatusServiceUnavailable)
 	})
+	st.mount(mux)
 	if withPprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
@@ -466,5 +478,6 @@ func serveHTTP(listen string, reg *prometheus.Registry, healthy *atomic.Bool, wi
 		}
 	}()
 	log.Info("http listening", "addr", ln.Addr().String(), "pprof", withPprof)
+	st.announce(ln.Addr(), log)
 	return srv, nil
 }
