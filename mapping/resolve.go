@@ -2,7 +2,6 @@ package mapping
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -274,37 +273,10 @@ func (r *Resolver) identify(ctx context.Context, deltas []*Delta) error {
 func (r *Resolver) load(ctx context.Context, need map[string][]string) error {
 	for _, ent := range sortedKeys(need) {
 		ids := need[ent]
-		m := r.sys.Entities[ent]
 		a := r.loaders[ent]
-		feed := func(table, column string) error {
-			t, rows, err := r.src.Rows(ctx, table, column, ids)
-			if err != nil {
-				return fmt.Errorf("look up %s by %s: %w", table, column, err)
-			}
-			for _, row := range rows {
-				err := a.Add(&capture.Change{Op: capture.OpRead, Table: t, After: row})
-				var bv BadValues
-				if err != nil && !errors.As(err, &bv) { // bad values are reported with their own changes
-					return err
-				}
-			}
-			return nil
-		}
-		if err := feed(m.Table, m.ID); err != nil {
-			a.Flush()
-			return err
-		}
-		for _, mt := range m.Meta {
-			if err := feed(mt.Table, mt.Owner); err != nil {
-				a.Flush()
-				return err
-			}
-		}
-		for _, jt := range m.Joins {
-			if jt.Via != "" {
-				continue
-			}
-			if err := feed(jt.Table, jt.Owner); err != nil {
+		for _, l := range instanceTables(r.sys.Entities[ent]) {
+			// bad values are reported with their own changes
+			if _, err := feedRows(ctx, r.src, a, l.table, l.column, ids); err != nil {
 				a.Flush()
 				return err
 			}

@@ -60,6 +60,7 @@ and prints the exact fix for each failure.`,
 	root.AddCommand(newRunCmd(g), newSnapshotCmd(g), newCheckCmd(g), newConfigCmd(g), newVersionCmd(g))
 	root.AddCommand(newDiagramCmd(g))
 	root.AddCommand(newReplayCmd(g))
+	root.AddCommand(newVerifyCmd(g))
 	return root
 }
 
