@@ -50,7 +50,11 @@ type Resolver struct {
 	cat     map[string]*EntityInfo
 	loaders map[string]*Assembler // per entity: assembles looked-up rows
 	aggKeys map[string][]string   // per child entity: the fields holding its parent's key
-	ids     *lru.Cache[deltaKey, identity]
+	// idFields are, per entity, the fields every event carries: the
+	// natural key, and the fields any system's mapping finds rows by
+	// (match:), so that a sink can find its row from any update.
+	idFields map[string][]string
+	ids      *lru.Cache[deltaKey, identity]
 
 	// Unresolved counts deltas dropped because their instance could not
 	// be identified (a delete of an instance never seen, whose key the
@@ -86,10 +90,22 @@ func NewResolver(cfg *Config, sys string, src RowSource, size int) (*Resolver, e
 	}
 	r := &Resolver{cfg: cfg, sys: s, src: src, cat: cfg.Catalog(), loaders: map[string]*Assembler{},
 		aggKeys: map[string][]string{}, ids: ids, Unresolved: func(string, string) {}, Bad: func(*BadValue) {}}
+	r.idFields = map[string][]string{}
 	for ent, m := range s.Entities {
 		if r.loaders[ent], err = newAssembler(cfg, sys, ent); err != nil {
 			return nil, err
 		}
+		fields := slices.Clone(r.cat[ent].Key)
+		for _, other := range cfg.Systems {
+			if om := other.Entities[ent]; om != nil {
+				for _, f := range om.Match {
+					if _, mapped := findSpec(m, f); mapped && !slices.Contains(fields, f) {
+						fields = append(fields, f)
+					}
+				}
+			}
+		}
+		r.idFields[ent] = fields
 		if m.Parent != nil {
 			e, err := cfg.Entity(ent)
 			if err != nil {
@@ -170,7 +186,6 @@ func (r *Resolver) learn(d *Delta) {
 	if d.LocalID == "" {
 		return
 	}
-	info := r.cat[d.Entity]
 	k := deltaKey{entity: d.Entity, id: d.LocalID}
 	id, known := r.ids.Peek(k)
 	if known && id.absent {
@@ -190,7 +205,7 @@ func (r *Resolver) learn(d *Delta) {
 	for f, v := range d.Key {
 		next.key[f] = v
 	}
-	for _, f := range info.Key {
+	for _, f := range r.idFields[d.Entity] {
 		if v, ok := d.Fields[f]; ok && v != nil {
 			next.key[f] = v
 		}
@@ -263,6 +278,13 @@ func (r *Resolver) identify(ctx context.Context, deltas []*Delta) error {
 				ask(spec.Ref, text(v))
 			}
 		}
+		if id, ok := r.ids.Peek(deltaKey{entity: d.Entity, id: d.LocalID}); ok {
+			for f, v := range id.key { // a key or match field that is a reference holds a local id
+				if spec, ok := findSpec(m, f); ok && spec.Ref != "" && v != nil {
+					ask(spec.Ref, text(v))
+				}
+			}
+		}
 	}
 	return r.load(ctx, need)
 }
@@ -290,7 +312,7 @@ func (r *Resolver) load(ctx context.Context, need map[string][]string) error {
 			for f, v := range d.Key {
 				id.key[f] = v
 			}
-			for _, f := range r.cat[ent].Key {
+			for _, f := range r.idFields[ent] {
 				if v, ok := d.Fields[f]; ok && v != nil {
 					id.key[f] = v
 				}
@@ -338,7 +360,7 @@ func (r *Resolver) parentKey(values map[string]any, d *Delta, id identity) error
 // dangling foreign key) becomes null.
 func (r *Resolver) refs(values map[string]any, d *Delta) {
 	m := r.sys.Entities[d.Entity]
-	for f, v := range d.Fields {
+	for f, v := range values { // changed fields, and key or match fields the identity holds as local ids
 		spec, ok := findSpec(m, f)
 		if !ok || spec.Ref == "" || v == nil {
 			continue

@@ -271,3 +271,32 @@ func TestResolveVia(t *testing.T) {
 		t.Errorf("new variant: %+v", p.Values)
 	}
 }
+
+// TestResolveRefKeyOnUpdate: stock_level's key holds a reference
+// (product_id -> the product's SKU). An update that changes only the
+// quantity is keyed by the SKU, not by the product's local id.
+func TestResolveRefKeyOnUpdate(t *testing.T) {
+	quant := &capture.Table{Database: "erp", Schema: "public", Name: "stock_quant", Version: 1, Columns: []capture.Column{
+		{Name: "id", Type: capture.Type{Kind: capture.KindInt32}, Key: true},
+		{Name: "product_id", Type: capture.Type{Kind: capture.KindInt32}},
+		{Name: "location_id", Type: capture.Type{Kind: capture.KindInt32}},
+		{Name: "quantity", Type: capture.Type{Kind: capture.KindDecimal}},
+	}}
+	tables := map[string]*capture.Table{"stock_quant": quant}
+	for k, v := range erpTables {
+		tables[k] = v
+	}
+	src := newFakeRows(tables)
+	src.put("product_product", int64(3), "MUG-S", int64(5), true)
+	src.rows["public.stock_quant"] = append(src.rows["public.stock_quant"], capture.Row{int64(9), int64(3), int64(8), rat("4")})
+	a, r, unresolved := resolver(t, "erp", src)
+	got := resolveTx(t, a, r, &capture.Change{Op: capture.OpUpdate, Table: quant,
+		Before: capture.Row{int64(9), int64(3), int64(8), rat("4")}, After: capture.Row{int64(9), int64(3), int64(8), rat("7")}})
+	sl, ok := got["stock_level:9"]
+	if !ok {
+		t.Fatalf("no stock_level event: %v (unresolved %v)", got, *unresolved)
+	}
+	if sl.Values["sku"] != "MUG-S" || !reflect.DeepEqual(sl.Changed, []string{"quantity"}) {
+		t.Errorf("stock_level %+v", sl)
+	}
+}

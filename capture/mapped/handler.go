@@ -64,7 +64,9 @@ type Handler struct {
 	mappedT  map[string]bool // qualified table -> an entity mapping reads it
 	rawMode  string
 	tx       capture.TxBegin
-	seq      uint64
+	seq      uint64 // the next entity event's index in the transaction
+	seqBase  uint64 // added to it: see Change
+	seqSet   bool
 	log      *slog.Logger
 	m        *metrics
 	warnings *limiter
@@ -112,7 +114,7 @@ func (h *Handler) MappedTables() []string { return h.asm.Tables() }
 
 // Begin starts a transaction.
 func (h *Handler) Begin(ctx context.Context, tx *capture.TxBegin) error {
-	h.tx, h.seq = *tx, 0
+	h.tx, h.seq, h.seqBase, h.seqSet = *tx, 0, 0, false
 	return h.opts.Next.Begin(ctx, tx)
 }
 
@@ -120,6 +122,14 @@ func (h *Handler) Begin(ctx context.Context, tx *capture.TxBegin) error {
 // and passes it on raw where raw topics want it.
 func (h *Handler) Change(ctx context.Context, c *capture.Change) error {
 	mapped := h.mappedT[c.Table.QualifiedName()]
+	if !h.seqSet {
+		// Entity events are ordered by the transaction's position and
+		// their sequence. Snapshot chunks share one position, and their
+		// changes number on across chunks (and resumes): start each
+		// chunk's events from its first change's number, with room for
+		// 4,096 events per change, so that order keeps growing.
+		h.seqBase, h.seqSet = c.Seq<<12, true
+	}
 	if mapped {
 		if err := h.asm.Add(c); err != nil {
 			var bad mapping.BadValues
@@ -178,7 +188,7 @@ func (h *Handler) flush(ctx context.Context) error {
 	}
 	for _, r := range resolved {
 		ev := &schema.EntityEvent{Entity: r.Delta.Entity, Op: r.Delta.Op, Values: r.Values, Changed: r.Changed,
-			Table: r.Delta.Table, Seq: h.seq}
+			Table: r.Delta.Table, Seq: h.seqBase + h.seq}
 		h.seq++
 		rec, err := h.opts.Encoder.Entity(ctx, &h.tx, ev)
 		if err != nil {

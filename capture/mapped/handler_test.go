@@ -315,3 +315,42 @@ func BenchmarkMappedProductTransaction(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N*len(changes))/b.Elapsed().Seconds(), "rows/s")
 }
+
+// TestSnapshotChunksKeepOrder: snapshot chunks share one position; their
+// entity events must still number upwards across chunks, or a sink would
+// take the second chunk's events for duplicates of the first's.
+func TestSnapshotChunksKeepOrder(t *testing.T) {
+	h, _, enc, _ := newHandler(t, preset(t, func(c *mapping.Config) {
+		c.Systems["shop"].Entities = map[string]*mapping.EntityMapping{"customer": c.Systems["shop"].Entities["customer"]}
+	}), 0)
+	lookup := &capture.Table{Database: "shop", Schema: "shop", Name: "wp_wc_customer_lookup", Version: 1, Columns: []capture.Column{
+		{Name: "customer_id", Type: capture.Type{Kind: capture.KindUint64}, Key: true},
+		{Name: "email", Type: capture.Type{Kind: capture.KindString}},
+	}}
+	ctx := context.Background()
+	seq := uint64(0)
+	for chunk := range 2 {
+		if err := h.Begin(ctx, &capture.TxBegin{ID: "snapshot", Position: pos("snap"), Snapshot: true}); err != nil {
+			t.Fatal(err)
+		}
+		for range 3 {
+			c := &capture.Change{Op: capture.OpRead, Table: lookup, Seq: seq, After: capture.Row{seq, fmt.Sprintf("c%d@example.com", seq)}}
+			seq++
+			if err := h.Change(ctx, c); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := h.Commit(ctx, &capture.TxEnd{ID: "snapshot", Position: pos("snap")}); err != nil {
+			t.Fatal(err)
+		}
+		_ = chunk
+	}
+	if len(enc.got) != 6 {
+		t.Fatalf("%d events", len(enc.got))
+	}
+	for i := 1; i < len(enc.got); i++ {
+		if enc.got[i].Seq <= enc.got[i-1].Seq {
+			t.Errorf("event %d has seq %d after %d: order must grow across chunks", i, enc.got[i].Seq, enc.got[i-1].Seq)
+		}
+	}
+}

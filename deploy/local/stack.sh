@@ -10,6 +10,8 @@
 # Services: postgres (127.0.0.1:55432), mariadb (127.0.0.1:53306),
 # kafka (127.0.0.1:59092), registry (http://127.0.0.1:58081/apis/ccompat/v7).
 # The databases start in parallel with the JVM services.
+# The demo's databases "shop" and "erp" (WooCommerce and Odoo tables) are not
+# created here: deploy/local/fixtures.sh up loads them once the stack is up.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ALL=(postgres mariadb kafka registry)
