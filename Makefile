@@ -37,10 +37,8 @@ down: ## stop the local stack
 status: ## show the local stack
 	bash $(STACK) status
 
-demo: build up ## set up everything and run the demo (not finished yet: runs tandem check)
-	@echo "make demo is not finished yet: the live sync demo comes with the end-to-end work."
-	@echo "For now it starts the local stack and checks every prerequisite:"
-	./$(BIN) check --config deploy/examples/local.yaml
+demo: build up ## set up everything and run the live demo (WooCommerce shop <-> Odoo ERP) until Ctrl-C; DEMO_ARGS="--duration 60s" bounds it
+	./$(BIN) demo --config deploy/examples/woocommerce-odoo.yaml $(DEMO_ARGS)
 
 bench: up ## run the benchmarks (unit benchmarks, then capture throughput against the local stack)
 	$(GO) test -run '^$$' -bench . -benchmem ./...

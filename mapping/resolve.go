@@ -147,7 +147,7 @@ func (r *Resolver) Resolve(ctx context.Context, deltas []*Delta) ([]Resolved, er
 			continue
 		case !ok || id.absent:
 			continue // not an instance of this entity
-		case len(id.key) == 0 && !r.complete(d.Entity, id):
+		case !r.anyKey(d.Entity, id) && !r.complete(d.Entity, id):
 			r.Unresolved(d.Entity, ReasonNoKey)
 			continue
 		case !r.complete(d.Entity, id):
@@ -220,6 +220,17 @@ func (r *Resolver) learn(d *Delta) {
 		return
 	}
 	r.ids.Add(k, next)
+}
+
+// anyKey reports whether id holds any natural key field of entity (it may
+// hold match fields without one: an order with no shipment yet).
+func (r *Resolver) anyKey(entity string, id identity) bool {
+	for _, f := range r.cat[entity].Key {
+		if _, ok := id.key[f]; ok {
+			return true
+		}
+	}
+	return false
 }
 
 // complete reports whether id holds every natural key field of entity

@@ -63,9 +63,19 @@ func decodeEvent(ctx context.Context, dec *schema.Decoder, m kafka.Message) (*Ev
 	}
 	ev.Entity = entityName(dec, id, env)
 	ev.Values = canonical(after).(map[string]any)
+	changed := map[string]bool{}
 	for _, c := range asList(env["changed"]) {
 		if s, ok := c.(string); ok {
 			ev.Changed = append(ev.Changed, s)
+			changed[s] = true
+		}
+	}
+	// The record holds every field of the entity; a null that the change
+	// did not set is absent, not NULL: drop it, so that an insert leaves
+	// the target's column default.
+	for f, v := range ev.Values {
+		if v == nil && !changed[f] {
+			delete(ev.Values, f)
 		}
 	}
 	return ev, nil

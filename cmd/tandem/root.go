@@ -61,6 +61,7 @@ and prints the exact fix for each failure.`,
 	root.AddCommand(newDiagramCmd(g))
 	root.AddCommand(newReplayCmd(g))
 	root.AddCommand(newVerifyCmd(g))
+	root.AddCommand(newDemoCmd(g))
 	return root
 }
 

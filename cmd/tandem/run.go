@@ -118,6 +118,9 @@ type runOptions struct {
 	role  string
 	// dashboard shows the status on tty (status.go).
 	dashboard bool
+	// onApplied, if set, also receives every sink's reports (tandem demo
+	// counts what flowed).
+	onApplied func([]sink.Report)
 }
 
 // runnable picks the systems to run: those named, or every system that has
@@ -254,7 +257,7 @@ func runSystems(ctx context.Context, cfg *mapping.Config, names []string, o runO
 			if topics, _ := sink.Topics(cfg, name); len(topics) == 0 {
 				continue
 			}
-			rs, err := newSink(ctx, cfg, name, registry, reg, st.sinkHook(name), log)
+			rs, err := newSink(ctx, cfg, name, registry, reg, chainReports(st.sinkHook(name), o.onApplied), log)
 			if err != nil {
 				for _, q := range sinks {
 					q.target.Close()
@@ -355,6 +358,24 @@ func newPipeline(ctx context.Context, cfg *mapping.Config, name string, registry
 		return fail(err)
 	}
 	return p, nil
+}
+
+// chainReports calls each non-nil hook in turn.
+func chainReports(hooks ...func([]sink.Report)) func([]sink.Report) {
+	var live []func([]sink.Report)
+	for _, h := range hooks {
+		if h != nil {
+			live = append(live, h)
+		}
+	}
+	if len(live) == 0 {
+		return nil
+	}
+	return func(r []sink.Report) {
+		for _, h := range live {
+			h(r)
+		}
+	}
 }
 
 // runningSink is one system's sink and its target connection.
