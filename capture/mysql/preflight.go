@@ -283,8 +283,10 @@ func (c *myCheck) tables() {
 			continue
 		}
 		var pk int
-		if err := c.conn.QueryRowContext(c.ctx, `SELECT COUNT(*) FROM information_schema.TABLE_CONSTRAINTS
-			WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND CONSTRAINT_TYPE = 'PRIMARY KEY'`, db, table).Scan(&pk); err != nil {
+		// STATISTICS, not TABLE_CONSTRAINTS: MariaDB hides the latter from a
+		// user with only table-level SELECT, which would read as no key
+		if err := c.conn.QueryRowContext(c.ctx, `SELECT COUNT(*) FROM information_schema.STATISTICS
+			WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME = 'PRIMARY'`, db, table).Scan(&pk); err != nil {
 			c.rec.Fail(check, "cannot inspect it: "+err.Error(), "")
 			continue
 		}

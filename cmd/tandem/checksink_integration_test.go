@@ -3,11 +3,14 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
 
+	"github.com/tandem-sync/tandem/internal/config"
 	"github.com/tandem-sync/tandem/internal/testenv"
+	sinkpg "github.com/tandem-sync/tandem/sink/postgres"
 )
 
 // sinkCheckConfig maps ck_item both ways between a MariaDB shop and a
@@ -117,6 +120,11 @@ func TestIntegrationCheckSinkPasses(t *testing.T) {
 // fail with its GRANT, runs those GRANTs, and expects the checks to pass.
 func TestIntegrationCheckSinkWithoutPrivileges(t *testing.T) {
 	createSinkCheckTables(t)
+	// the fix names pg_replication_origin_create only while the sink's
+	// origins are missing: start from none (the demo's sink is also "erp")
+	if err := sinkpg.DropOrigins(context.Background(), config.Secret(testenv.PostgresDSN()), "erp"); err != nil {
+		t.Fatal(err)
+	}
 	dropPG := `DO $$ BEGIN
 	  IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'ck_sink_plain') THEN
 	    DROP OWNED BY ck_sink_plain;
