@@ -677,7 +677,7 @@ func seedERP(ctx context.Context, w *seedWriter, p *seedPlan, ids *seedIDs, st *
 			}
 			lineRows = append(lineRows, []any{id, oid.lines[li], company, cur, cust, productID[l.product], units, lineState, p.templates[pr.tmpl].name,
 				qty, seedDec(l.unitCents), discount, seedDec(l.total), seedDec(l.tax), seedDec(l.total + l.tax), delivered, invoiced, lineInv,
-				seedUID, o.created, seedUID, o.updated})
+				false, seedUID, o.created, seedUID, o.updated})
 		}
 		if o.shipping > 0 {
 			delivered := "0"
@@ -686,7 +686,7 @@ func seedERP(ctx context.Context, w *seedWriter, p *seedPlan, ids *seedIDs, st *
 			}
 			lineRows = append(lineRows, []any{id, oid.shipping, company, cur, cust, deliveryProduct, units, lineState, "Flat rate",
 				"1", seedDec(o.shipping), "0", seedDec(o.shipping), seedDec(o.shippingTax), seedDec(o.shipping + o.shippingTax), delivered, delivered,
-				map[bool]string{true: "invoiced", false: "no"}[state == "done"], seedUID, o.created, seedUID, o.updated})
+				map[bool]string{true: "invoiced", false: "no"}[state == "done"], true, seedUID, o.created, seedUID, o.updated})
 		}
 	}
 	if err := w.insert(ctx, "sale_order", []string{"id", "company_id", "partner_id", "partner_invoice_id", "partner_shipping_id", "pricelist_id", "currency_id", "currency_rate",
@@ -696,7 +696,7 @@ func seedERP(ctx context.Context, w *seedWriter, p *seedPlan, ids *seedIDs, st *
 	}
 	if err := w.insert(ctx, "sale_order_line", []string{"order_id", "sequence", "company_id", "currency_id", "order_partner_id", "product_id", "product_uom_id", "state", "name",
 		"product_uom_qty", "price_unit", "discount", "price_subtotal", "price_tax", "price_total", "qty_delivered", "qty_invoiced", "invoice_status",
-		"create_uid", "create_date", "write_uid", "write_date"}, lineRows, ""); err != nil {
+		"is_delivery", "create_uid", "create_date", "write_uid", "write_date"}, lineRows, ""); err != nil {
 		return err
 	}
 

@@ -118,6 +118,9 @@ func Write(field string, fi FieldInfo, spec FieldSpec, canon any, meta bool) (an
 		return nil, &ValueError{Field: field, Value: text(canon), Reason: "writing through a JSON path needs the whole document; the sink merges it"}
 	}
 	if meta || (spec.Cast != "" && spec.Cast != "string") {
+		if t, ok := v.(time.Time); ok && (fi.Type == "date" || spec.Cast == "date") {
+			return t.Format("2006-01-02"), nil // a date is stored as a date, not a midnight
+		}
 		return text(v), nil
 	}
 	return v, nil

@@ -115,3 +115,17 @@ func TestWriteReversesRead(t *testing.T) {
 		t.Errorf("const writes its constant, got %v", v)
 	}
 }
+
+// TestWriteDateIntoText: a date written to a meta value (or through a
+// cast) is stored as a date, not as a midnight timestamp.
+func TestWriteDateIntoText(t *testing.T) {
+	d := time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)
+	got, err := Write("issue_date", FieldInfo{Type: "date"}, FieldSpec{Key: "_invoice_date", Cast: "date"}, d, true)
+	if err != nil || got != "2026-11-30" {
+		t.Errorf("meta date: %#v, %v", got, err)
+	}
+	ts := time.Date(2026, 11, 30, 8, 1, 2, 0, time.UTC)
+	if got, _ := Write("shipped_at", FieldInfo{Type: "timestamp"}, FieldSpec{Key: "_date_shipped", Cast: "timestamp"}, ts, true); got != "2026-11-30 08:01:02" {
+		t.Errorf("meta timestamp: %#v", got)
+	}
+}

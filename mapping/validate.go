@@ -405,20 +405,19 @@ func (c *Config) checkMaps(ps *config.Problems, path, sys, ent string) {
 	}
 }
 
-// Owner returns the system that owns field of entity, and whether both
-// sides may change it (last writer wins).
+// Owner returns the system that owns field of entity (its fields: entry, or
+// the entity's owner), and whether both sides may change it (last writer
+// wins).
 func (c *Config) Owner(entity, field string) (string, bool) {
 	o := c.Ownership[entity]
 	if o == nil {
 		return "", false
 	}
-	if contains(o.Both, field) {
-		return o.Owner, true
-	}
+	owner := o.Owner
 	if s, ok := o.Fields[field]; ok {
-		return s, false
+		owner = s
 	}
-	return o.Owner, false
+	return owner, contains(o.Both, field)
 }
 
 func (c *Config) validateFlows(ps *config.Problems, cat map[string]*EntityInfo) {

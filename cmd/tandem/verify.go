@@ -368,6 +368,17 @@ func compareFlow(f verifyFlow, from, to map[string]map[string]any, room int) (*f
 // (joined rows, into) field by field, a missing field equal to null.
 func sameValue(a, b any) bool {
 	switch x := a.(type) {
+	case time.Time:
+		y, ok := b.(time.Time)
+		if !ok {
+			return false
+		}
+		// a column without fractions of a second (MariaDB DATETIME, as
+		// WooCommerce has) holds the other side's time to the second
+		if x.Nanosecond() == 0 || y.Nanosecond() == 0 {
+			return x.Truncate(time.Second).Equal(y.Truncate(time.Second))
+		}
+		return x.Equal(y)
 	case map[string]any:
 		y, ok := b.(map[string]any)
 		if !ok {

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tandem-sync/tandem/capture"
 	"github.com/tandem-sync/tandem/mapping"
@@ -109,6 +110,10 @@ func TestSameValue(t *testing.T) {
 		{"x", map[string]any{}, false},
 		{[]any{map[string]any{"a": "x"}}, []any{map[string]any{"a": "x"}}, true},
 		{[]any{"x"}, []any{"x", "y"}, false},
+		// a DATETIME without fractions holds the other side's time to the second
+		{time.Date(2026, 1, 2, 3, 4, 5, 330159000, time.UTC), time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), true},
+		{time.Date(2026, 1, 2, 3, 4, 6, 0, time.UTC), time.Date(2026, 1, 2, 3, 4, 5, 330159000, time.UTC), false},
+		{time.Date(2026, 1, 2, 3, 4, 5, 1000, time.UTC), time.Date(2026, 1, 2, 3, 4, 5, 2000, time.UTC), false},
 	} {
 		if got := sameValue(c.a, c.b); got != c.want {
 			t.Errorf("sameValue(%#v, %#v) = %v", c.a, c.b, got)
