@@ -80,7 +80,9 @@ func loadShop(ctx context.Context, mysqlDSN, db string, drop bool) error {
 	if err != nil {
 		return fmt.Errorf("demo: MySQL DSN: %w", err)
 	}
-	admin, err := sql.Open("mysql", cfg.FormatDSN())
+	adminCfg := cfg.Clone()
+	adminCfg.DBName = "" // the database may not exist yet
+	admin, err := sql.Open("mysql", adminCfg.FormatDSN())
 	if err != nil {
 		return err
 	}
@@ -110,7 +112,13 @@ func loadERP(ctx context.Context, pgDSN, db string, drop bool) error {
 	if !fixtureDBName.MatchString(db) {
 		return fmt.Errorf("demo: bad ERP database name %q", db)
 	}
-	admin, err := pgx.Connect(ctx, pgDSN)
+	// the database pgDSN names may not exist yet: create it from the
+	// maintenance database
+	adminDSN, err := ERPDSN(pgDSN, "postgres")
+	if err != nil {
+		return err
+	}
+	admin, err := pgx.Connect(ctx, adminDSN)
 	if err != nil {
 		return fmt.Errorf("demo: connect to PostgreSQL: %w", err)
 	}
