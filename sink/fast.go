@@ -177,6 +177,9 @@ func (w *Writer) bulkFind(ctx context.Context, tx Tx, p *bulkPlan, keys map[stri
 		for _, c := range where {
 			q += " AND " + c
 		}
+		if full {
+			q += " FOR UPDATE" // the run's decisions hold until the commit (see current)
+		}
 		err := tx.Query(ctx, w.placeholders(q), append(slices.Clone(chunk), whereArgs...), func(row []any) error {
 			k := fmt.Sprint(row[1])
 			if prev, dup := out[k]; dup && prev != nil {

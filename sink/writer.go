@@ -570,7 +570,10 @@ func (w *Writer) current(ctx context.Context, tx Tx, m *mapping.EntityMapping, i
 		}
 	}
 	if len(cols) > 0 {
-		q := w.placeholders("SELECT " + strings.Join(cols, ", ") + " FROM " + w.d.Quote(m.Table) + " r WHERE r." + w.d.Quote(m.ID) + " = ?")
+		// FOR UPDATE: the decision below (no-op, last writer wins) must
+		// hold until the commit; an application's write in between would
+		// otherwise be overwritten by an older value
+		q := w.placeholders("SELECT " + strings.Join(cols, ", ") + " FROM " + w.d.Quote(m.Table) + " r WHERE r." + w.d.Quote(m.ID) + " = ? FOR UPDATE")
 		err := tx.Query(ctx, q, []any{id}, func(row []any) error {
 			for i, p := range rootPs {
 				cur.set(p, row[i])

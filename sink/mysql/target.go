@@ -151,7 +151,7 @@ func (t *Target) Setup(ctx context.Context) error {
 // MaxConns connections are in transactions. When ctx ends before Commit,
 // database/sql rolls the transaction back.
 func (t *Target) Begin(ctx context.Context) (sink.Tx, error) {
-	stx, err := t.db.BeginTx(ctx, nil)
+	stx, err := t.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted}) // no gap locks: partitions inserting side by side do not deadlock
 	if err != nil {
 		return nil, fmt.Errorf("system %s: begin: %w", t.opts.System, err)
 	}
