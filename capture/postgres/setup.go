@@ -30,8 +30,21 @@ func CheckpointDDL(qualified string) string {
   PRIMARY KEY (consumer, topic, kafka_partition))`
 }
 
+// RetryCatalogRace runs fn again when it lost a race with another session
+// creating the same catalog object: CREATE ... IF NOT EXISTS in two
+// sessions at once can fail with a unique violation in the catalog
+// (SQLSTATE 23505); the second try sees the object.
+func RetryCatalogRace(fn func() error) error {
+	err := fn()
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+		err = fn()
+	}
+	return err
+}
+
 func (r *Reader) ensureCheckpointTable(ctx context.Context) error {
-	if _, err := r.catalog.Exec(ctx, CheckpointDDL(r.ckpt)); err != nil {
+	if err := RetryCatalogRace(func() error { _, err := r.catalog.Exec(ctx, CheckpointDDL(r.ckpt)); return err }); err != nil {
 		return fmt.Errorf("system %s: create checkpoint table %s: %w", r.opts.System, r.ckpt, err)
 	}
 	return nil

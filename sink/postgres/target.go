@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	cappg "github.com/tandem-sync/tandem/capture/postgres"
@@ -103,14 +102,7 @@ func (t *Target) Setup(ctx context.Context) error {
 
 // retryRace runs fn again once when it lost a race with another session
 // creating the same object (a unique violation in the catalog).
-func retryRace(fn func() error) error {
-	err := fn()
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
-		err = fn()
-	}
-	return err
-}
+func retryRace(fn func() error) error { return cappg.RetryCatalogRace(fn) }
 
 // Begin takes a pooled connection, tags it with one of the sink's
 // replication origins (once per connection) and starts a transaction. It
