@@ -44,7 +44,6 @@ type Resolved struct {
 // seen, in an LRU cache, and looks up the rest on the source database in
 // one query per table and batch. It is not safe for concurrent use.
 type Resolver struct {
-	cfg     *Config
 	sys     *System
 	src     RowSource
 	cat     map[string]*EntityInfo
@@ -88,7 +87,7 @@ func NewResolver(cfg *Config, sys string, src RowSource, size int) (*Resolver, e
 	if err != nil {
 		return nil, err
 	}
-	r := &Resolver{cfg: cfg, sys: s, src: src, cat: cfg.Catalog(), loaders: map[string]*Assembler{},
+	r := &Resolver{sys: s, src: src, cat: cfg.Catalog(), loaders: map[string]*Assembler{},
 		aggKeys: map[string][]string{}, ids: ids, Unresolved: func(string, string) {}, Bad: func(*BadValue) {}}
 	r.idFields = map[string][]string{}
 	for ent, m := range s.Entities {

@@ -244,7 +244,7 @@ func (w *Writer) bulkApply(ctx context.Context, tx Tx, p *bulkPlan, ev *Event, r
 	}
 	fields := ev.Changed
 	if !exists {
-		fields = sortedFields(ev.Values)
+		fields = sortedKeys(ev.Values)
 	}
 	var write, foreign []place
 	for _, f := range fields {

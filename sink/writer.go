@@ -87,6 +87,7 @@ type Writer struct {
 	plansMu sync.Mutex
 	plans   map[string]*bulkPlan // per entity; nil: not for the bulk path
 	flows   map[[2]string][]string
+	aggKeys map[string][]string // per child entity mapped here: the fields holding its parent's key
 }
 
 // flowFields caches mapping.Config.FlowFields into this target.
@@ -108,7 +109,19 @@ func NewWriter(cfg *mapping.Config, sys string, d Dialect) (*Writer, error) {
 	if s == nil {
 		return nil, fmt.Errorf("no system %q", sys)
 	}
-	return &Writer{cfg: cfg, sys: sys, s: s, d: d, cat: cfg.Catalog(), plans: map[string]*bulkPlan{}, flows: map[[2]string][]string{}}, nil
+	w := &Writer{cfg: cfg, sys: sys, s: s, d: d, cat: cfg.Catalog(), plans: map[string]*bulkPlan{}, flows: map[[2]string][]string{},
+		aggKeys: map[string][]string{}}
+	for ent, m := range s.Entities {
+		if m == nil || m.Parent == nil {
+			continue
+		}
+		e, err := cfg.Entity(ent)
+		if err != nil {
+			return nil, err
+		}
+		w.aggKeys[ent] = e.AggregateKey
+	}
+	return w, nil
 }
 
 // place is where a field is stored in the target.
@@ -190,7 +203,7 @@ func (w *Writer) Apply(ctx context.Context, tx Tx, ev *Event) (Outcome, []Confli
 	var foreign []place // changed, mapped here, but not the source's to change
 	fields := ev.Changed
 	if !found {
-		fields = sortedFields(ev.Values)
+		fields = sortedKeys(ev.Values)
 	}
 	for _, f := range fields {
 		p, ok := w.placeOf(ev.Entity, m, f)
@@ -301,8 +314,6 @@ func keyText(vals map[string]any, keys []string) string {
 	return strings.Join(parts, ",")
 }
 
-func sortedFields(vals map[string]any) []string { return sortedKeys(vals) }
-
 // sortedKeys returns the keys of m, sorted.
 func sortedKeys[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))
@@ -325,7 +336,7 @@ type cond struct {
 func (w *Writer) find(ctx context.Context, tx Tx, ent string, m *mapping.EntityMapping, vals map[string]any, keys []string) (any, bool, error) {
 	root := w.d.Quote(m.Table)
 	var conds []cond
-	for _, col := range sortedFields(stringsAny(m.Where)) {
+	for _, col := range sortedKeys(m.Where) {
 		conds = append(conds, cond{"r." + w.d.Quote(col) + " = ?", []any{m.Where[col]}})
 	}
 	info := w.cat[ent]
@@ -370,14 +381,6 @@ func (w *Writer) find(ctx context.Context, tx Tx, ent string, m *mapping.EntityM
 	return nil, false, &DataError{Reason: fmt.Sprintf("several %s rows match %s %s", m.Table, ent, keyText(vals, keys))}
 }
 
-func stringsAny(m map[string]string) map[string]any {
-	out := make(map[string]any, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
-}
-
 // keyCond is the condition that field k has value v. skip is true for a
 // constant (it matches by definition).
 func (w *Writer) keyCond(ctx context.Context, tx Tx, ent string, m *mapping.EntityMapping, info *mapping.EntityInfo, k string, v any, vals map[string]any) (cond, bool, error) {
@@ -419,7 +422,7 @@ func (w *Writer) keyCond(ctx context.Context, tx Tx, ent string, m *mapping.Enti
 		q := "EXISTS (SELECT 1 FROM " + w.d.Quote(jt.Table) + " jk WHERE jk." + w.d.Quote(jt.Owner) + " = " + owner +
 			" AND jk." + w.d.Quote(p.spec.Column) + " = ?"
 		args := []any{sv}
-		for _, col := range sortedFields(stringsAny(jt.Where)) {
+		for _, col := range sortedKeys(jt.Where) {
 			q += " AND jk." + w.d.Quote(col) + " = ?"
 			args = append(args, jt.Where[col])
 		}
@@ -431,10 +434,6 @@ func (w *Writer) keyCond(ctx context.Context, tx Tx, ent string, m *mapping.Enti
 // parentID finds the local id of a child's parent from the child's
 // aggregate key fields.
 func (w *Writer) parentID(ctx context.Context, tx Tx, ent string, m *mapping.EntityMapping, vals map[string]any) (any, error) {
-	e, err := w.cfg.Entity(ent)
-	if err != nil {
-		return nil, err
-	}
 	parent := m.Parent.Entity
 	pm := w.s.Entities[parent]
 	pinfo := w.cat[parent]
@@ -442,7 +441,7 @@ func (w *Writer) parentID(ctx context.Context, tx Tx, ent string, m *mapping.Ent
 		return nil, &DataError{Reason: fmt.Sprintf("%s does not map %s, the parent of %s", w.sys, parent, ent)}
 	}
 	pvals := map[string]any{}
-	for i, f := range e.AggregateKey {
+	for i, f := range w.aggKeys[ent] {
 		if i < len(pinfo.Key) {
 			pvals[pinfo.Key[i]] = vals[f]
 		}
@@ -630,7 +629,7 @@ func (w *Writer) current(ctx context.Context, tx Tx, m *mapping.EntityMapping, i
 		if jt.Via != "" {
 			owner = cur.via[i]
 		}
-		fields := sortedFields(specsAny(jt.Fields))
+		fields := sortedKeys(jt.Fields)
 		cols := make([]string, len(fields))
 		for j, f := range fields {
 			cols[j] = w.d.Quote(jt.Fields[f].Column)
@@ -661,19 +660,11 @@ func (w *Writer) current(ctx context.Context, tx Tx, m *mapping.EntityMapping, i
 	return cur, nil
 }
 
-func specsAny(m map[string]mapping.FieldSpec) map[string]any {
-	out := make(map[string]any, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
-}
-
 // joinWhere appends the WHERE of a joined table's row of owner.
 func (w *Writer) joinWhere(q string, jt *mapping.JoinTable, owner any) (string, []any) {
 	q += " WHERE " + w.d.Quote(jt.Owner) + " = ?"
 	args := []any{owner}
-	for _, col := range sortedFields(stringsAny(jt.Where)) {
+	for _, col := range sortedKeys(jt.Where) {
 		q += " AND " + w.d.Quote(col) + " = ?"
 		args = append(args, jt.Where[col])
 	}
@@ -851,7 +842,7 @@ func (w *Writer) writeJoin(ctx context.Context, tx Tx, p place, owner, val any, 
 	} else {
 		cols[p.spec.Column] = val
 	}
-	names := sortedFields(cols)
+	names := sortedKeys(cols)
 	if exists {
 		sets := make([]string, len(names))
 		args := make([]any, 0, len(names)+1)
@@ -872,7 +863,7 @@ func (w *Writer) writeJoin(ctx context.Context, tx Tx, p place, owner, val any, 
 	for c, v := range jt.Where {
 		cols[c] = v
 	}
-	names = sortedFields(cols)
+	names = sortedKeys(cols)
 	quoted := make([]string, len(names))
 	args := make([]any, len(names))
 	for i, c := range names {
@@ -978,7 +969,7 @@ func jsonDoc(p place, v any) any {
 }
 
 func (w *Writer) insertRow(ctx context.Context, tx Tx, table, idCol string, cols map[string]any) (any, error) {
-	names := sortedFields(cols)
+	names := sortedKeys(cols)
 	quoted := make([]string, len(names))
 	args := make([]any, len(names))
 	for i, c := range names {
