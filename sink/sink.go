@@ -506,19 +506,25 @@ func (s *Sink) tryBatch(ctx context.Context, p *partition, items []*item, isolat
 	for _, it := range items {
 		it.outcome, it.reason, it.conflicts = "", "", nil
 	}
-	// live reports whether it is to be applied, settling it otherwise
-	live := func(it *item) bool {
+	// settled is what becomes of it without applying it, or "" to apply
+	settled := func(it *item) string {
 		switch {
 		case it.dead != "":
-			it.outcome, it.reason = "dlq", it.dead
+			return "dlq"
 		case position != "" && it.ev.Source.Order <= position:
-			it.outcome = "duplicate"
+			return "duplicate"
 		case it.ev.Origin == s.opts.System:
-			it.outcome = "loop"
-		default:
-			return true
+			return "loop"
 		}
-		return false
+		return ""
+	}
+	// live reports whether it is to be applied, settling it otherwise
+	live := func(it *item) bool {
+		it.outcome = settled(it)
+		if it.outcome == "dlq" {
+			it.reason = it.dead
+		}
+		return it.outcome == ""
 	}
 	applied := func(it *item, outcome Outcome, conflicts []Conflict) {
 		it.outcome, it.conflicts = outcome.String(), conflicts
@@ -559,10 +565,7 @@ loop:
 		if !isolate && s.writer.bulkPlanFor(it.ev.Entity) != nil {
 			// a run of live events of one entity, applied in bulk
 			run := []*item{it}
-			for j := done + 1; j < len(items) && items[j].dead == "" && items[j].ev.Entity == it.ev.Entity; j++ {
-				if items[j].ev.Origin == s.opts.System || (position != "" && items[j].ev.Source.Order <= position) {
-					break
-				}
+			for j := done + 1; j < len(items) && settled(items[j]) == "" && items[j].ev.Entity == it.ev.Entity; j++ {
 				run = append(run, items[j])
 			}
 			evs := make([]*Event, len(run))
@@ -675,7 +678,7 @@ func (s *Sink) publish(ctx context.Context, p *partition, items []*item) error {
 				"target":   map[string]any{"system": c.TargetSystem, "value": jsonable(c.TargetValue), "updated_at": c.TargetTime},
 				"decision": c.Decision, "sink": s.opts.System, "topic": it.msg.Topic, "partition": it.msg.Partition, "offset": it.msg.Offset,
 			})
-			msgs = append(msgs, kafka.Message{Topic: s.conflict, Key: []byte(c.Entity + ":" + keyText(c.Key, sortedFields(c.Key))), Value: body})
+			msgs = append(msgs, kafka.Message{Topic: s.conflict, Key: []byte(c.Entity + ":" + keyText(c.Key, sortedKeys(c.Key))), Value: body})
 		}
 	}
 	if len(msgs) == 0 {
