@@ -421,7 +421,7 @@ func (s *Sink) applyBatch(ctx context.Context, p *partition, msgs []kafka.Messag
 				continue
 			case errors.As(err, &rf):
 				return fmt.Errorf("event at offset %d: %w", rf.offset, rf.err)
-			case s.opts.Target.Classify(err) == Transient:
+			case s.transient(err):
 				s.m.retries.Inc()
 				s.log.Warn("transient error; retrying", "topic", p.tp.Topic, "partition", p.tp.Partition, "err", err, "in", backoff.String())
 				if !sleep(ctx, backoff) {
@@ -684,7 +684,27 @@ func (s *Sink) publish(ctx context.Context, p *partition, items []*item) error {
 	if len(msgs) == 0 {
 		return nil
 	}
-	return s.out.WriteMessages(ctx, msgs...)
+	if err := s.out.WriteMessages(ctx, msgs...); err != nil {
+		return kafkaWriteError{err}
+	}
+	return nil
+}
+
+// kafkaWriteError is a failed write of dead letters or conflicts; the
+// batch is retried while Kafka is unreachable (bus.Retryable).
+type kafkaWriteError struct{ err error }
+
+func (e kafkaWriteError) Error() string { return "write to Kafka: " + e.err.Error() }
+func (e kafkaWriteError) Unwrap() error { return e.err }
+
+// transient reports whether err passes: the target's transient errors,
+// and Kafka being unreachable.
+func (s *Sink) transient(err error) bool {
+	var ke kafkaWriteError
+	if errors.As(err, &ke) {
+		return bus.Retryable(ke.err)
+	}
+	return s.opts.Target.Classify(err) == Transient
 }
 
 // jsonable turns canonical values into what reads well in JSON: decimals

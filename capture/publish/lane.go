@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/tandem-sync/tandem/bus"
 )
 
 // laneKey names one partition of one topic.
@@ -95,7 +97,7 @@ func (p *Publisher) runLane(l *lane) {
 		for i := range l.batch {
 			l.msgs = append(l.msgs, l.batch[i].msg)
 		}
-		err := p.io.WriteFn(p.writeCtx, l.key.topic, l.key.partition, l.msgs)
+		err := p.write(l)
 		n := len(l.msgs)
 		clear(l.msgs)
 		if err != nil {
@@ -164,5 +166,30 @@ func (p *Publisher) nextBatch(l *lane, timer *time.Timer) (int, bool) {
 		}
 		timer.Stop()
 		p.mu.Lock()
+	}
+}
+
+// write writes the lane's batch. While Kafka cannot be reached (a broker
+// restarting, a network blip) it tries again with a backoff of up to 5 s,
+// for as long as it takes: the capture waits behind the in-flight caps,
+// and the stored position stays where Kafka acknowledged. A batch whose
+// answer was lost may be written twice; the sinks skip duplicates. Other
+// errors (a record too large, no authorization) fail the publisher.
+func (p *Publisher) write(l *lane) error {
+	backoff := 250 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := p.io.WriteFn(p.writeCtx, l.key.topic, l.key.partition, l.msgs)
+		if err == nil || !bus.Retryable(err) || p.writeCtx.Err() != nil {
+			return err
+		}
+		p.m.writeErrors.Inc()
+		p.log.Warn("Kafka unavailable; retrying the write", "topic", l.key.topic, "partition", l.key.partition,
+			"records", len(l.msgs), "attempt", attempt, "retry_in", backoff, "err", err)
+		select {
+		case <-p.writeCtx.Done():
+			return err
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 5*time.Second)
 	}
 }

@@ -506,6 +506,14 @@ func (p *Publisher) topicPartitions(ctx context.Context, topic string) ([]int, e
 		return parts, nil
 	}
 	n, err := p.io.PartitionsFn(ctx, topic)
+	for backoff := 250 * time.Millisecond; err != nil && bus.Retryable(err) && ctx.Err() == nil; backoff = min(2*backoff, 5*time.Second) {
+		p.log.Warn("Kafka unavailable; retrying to prepare the topic", "topic", topic, "retry_in", backoff, "err", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(backoff):
+		}
+		n, err = p.io.PartitionsFn(ctx, topic)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("prepare topic %s: %w", topic, err)
 	}
