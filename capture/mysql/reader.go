@@ -543,7 +543,7 @@ func (r *Reader) ddl(ctx context.Context, h *replication.EventHeader, e *replica
 	if e.GSet != nil {
 		end.GTID = e.GSet.String()
 	}
-	if !isDDL(q) || skip {
+	if !isDDL(q) || skip || !touchesDatabases(string(e.Schema), q, r.opts.Capture.Tables) {
 		return r.opts.Handler.Heartbeat(ctx, end)
 	}
 	r.opts.Metrics.DDL.WithLabelValues(r.opts.System).Inc()
@@ -553,6 +553,26 @@ func (r *Reader) ddl(ctx context.Context, h *replication.EventHeader, e *replica
 			Time: time.Unix(int64(h.Timestamp), 0).UTC()})
 	}
 	return r.opts.Handler.Heartbeat(ctx, end)
+}
+
+// touchesDatabases reports whether a DDL statement, run with schema as the
+// session's database, may change a database of the captured tables: it
+// runs in one, or names one as a qualifier (shop.t, `shop`.t). The binlog
+// holds every database's DDL; another application's must not reach this
+// system's schema_changes topic.
+func touchesDatabases(schema, q string, tables []string) bool {
+	lq := strings.ToLower(q)
+	for _, t := range tables {
+		db, _, ok := strings.Cut(t, ".")
+		if !ok {
+			continue
+		}
+		db = strings.ToLower(db)
+		if strings.EqualFold(schema, db) || strings.Contains(lq, db+".") || strings.Contains(lq, "`"+db+"`.") {
+			return true
+		}
+	}
+	return false
 }
 
 // isDDL reports whether a statement outside a transaction changes schema.

@@ -614,3 +614,24 @@ func TestSnapshotSelectExpr(t *testing.T) {
 		t.Errorf("decimal: %s", got)
 	}
 }
+
+// TestTouchesDatabases: only DDL that may change a captured database goes
+// to the schema_changes topic.
+func TestTouchesDatabases(t *testing.T) {
+	tables := []string{"shop.wp_posts", "shop.wp_postmeta"}
+	for _, c := range []struct {
+		schema, q string
+		want      bool
+	}{
+		{"shop", "ALTER TABLE wp_posts ADD COLUMN x INT", true},
+		{"SHOP", "create index i on wp_posts (x)", true},
+		{"tandem", "CREATE TABLE bench_bulk (id INT)", false},
+		{"", "DROP TABLE IF EXISTS tandem.bench_bulk", false},
+		{"tandem", "ALTER TABLE shop.wp_posts ADD COLUMN y INT", true},
+		{"", "RENAME TABLE `shop`.`wp_posts` TO `shop`.`old_posts`", true},
+	} {
+		if got := touchesDatabases(c.schema, c.q, tables); got != c.want {
+			t.Errorf("%q in %q: %t, want %t", c.q, c.schema, got, c.want)
+		}
+	}
+}
