@@ -950,9 +950,10 @@ func (g *generator) pickProducts(ctx context.Context, r *rand.Rand, n int) ([]sh
 		if meta["_stock_status"] == "outofstock" {
 			continue
 		}
-		// the sale price when there is one, else the regular price (tandem
-		// writes these two from the ERP), else the stored active price
-		for _, k := range []string{"_sale_price", "_regular_price", "_price"} {
+		// the active price, as WooCommerce's checkout charges it (tandem
+		// writes it from the ERP's default pricelist), else the sale or
+		// the regular price
+		for _, k := range []string{"_price", "_sale_price", "_regular_price"} {
 			if c, err := parseCents(meta[k]); err == nil && c > 0 {
 				p.cents = c
 				break

@@ -571,7 +571,7 @@ func seedERP(ctx context.Context, w *seedWriter, p *seedPlan, ids *seedIDs, st *
 			prodRows = append(prodRows, []any{prodID, id, pr.sku, pr.barcode, pr.combination, weight, volume, true,
 				seedUID, t.created, seedUID, t.updated})
 			itemRows = append(itemRows,
-				[]any{defaultPL, company, currency["EUR"], id, prodID, nil, "0_product_variant", "list_price", "fixed", "1", seedDec(pr.listCents), nil, seedUID, t.created, seedUID, t.updated},
+				[]any{defaultPL, company, currency["EUR"], id, prodID, nil, "0_product_variant", "list_price", "fixed", "1", seedDec(pr.priceCents()), nil, seedUID, t.created, seedUID, t.updated},
 				[]any{usdPL, company, currency["USD"], id, prodID, nil, "0_product_variant", "list_price", "fixed", "1", seedDec(pr.usdCents), nil, seedUID, t.created, seedUID, t.updated})
 			prodID++
 		}
@@ -775,10 +775,7 @@ func seedShop(ctx context.Context, w *seedWriter, p *seedPlan, ids *seedIDs, st 
 		}
 		postRows = append(postRows, []any{id, 1, t.created, t.created, t.description, t.name, excerpt, status, "open", "closed",
 			strings.ToLower(pr.sku), t.updated, t.updated, 0, fmt.Sprintf("https://shop.example.com/?post_type=product&p=%d", id), "product"})
-		price := pr.listCents
-		if pr.saleCents > 0 {
-			price = pr.saleCents
-		}
+		price := pr.priceCents()
 		stockStatus := "instock"
 		if !t.kind.service && pr.stock[0] == 0 {
 			stockStatus = "outofstock"

@@ -196,11 +196,11 @@ func TestSeedIntegration(t *testing.T) {
 
 	// every shop SKU exists in the ERP, and the other way round, with the
 	// same price and main-warehouse stock
-	shopPrice := strings2(t, shop, `SELECT s.meta_value, p.meta_value FROM wp_postmeta s JOIN wp_postmeta p ON p.post_id = s.post_id AND p.meta_key = '_regular_price'
+	shopPrice := strings2(t, shop, `SELECT s.meta_value, p.meta_value FROM wp_postmeta s JOIN wp_postmeta p ON p.post_id = s.post_id AND p.meta_key = '_price'
 		JOIN wp_posts w ON w.ID = s.post_id AND w.post_type = 'product' WHERE s.meta_key = '_sku'`)
 	erpPrice := strings2(t, erp, `SELECT p.default_code, i.fixed_price::text FROM product_product p JOIN product_pricelist_item i ON i.product_id = p.id
 		AND i.pricelist_id = 1 AND i.applied_on = '0_product_variant' AND i.compute_price = 'fixed' WHERE p.default_code IS NOT NULL`)
-	sameDecimals(t, "SKU -> regular price vs default pricelist", shopPrice, erpPrice)
+	sameDecimals(t, "SKU -> active price (_price) vs default pricelist", shopPrice, erpPrice)
 	shopStock := strings2(t, shop, `SELECT s.meta_value, k.meta_value FROM wp_postmeta s JOIN wp_postmeta k ON k.post_id = s.post_id AND k.meta_key = '_stock'
 		WHERE s.meta_key = '_sku'`)
 	erpStock := strings2(t, erp, fmt.Sprintf(`SELECT p.default_code, q.quantity::text FROM product_product p JOIN stock_quant q ON q.product_id = p.id

@@ -169,6 +169,15 @@ type seedProduct struct {
 	sold        int64 // total_sales in the shop
 }
 
+// priceCents is what the shop charges (its _price, the ERP's default
+// pricelist price): the sale price when on sale, else the list price.
+func (pr *seedProduct) priceCents() int64 {
+	if pr.saleCents > 0 {
+		return pr.saleCents
+	}
+	return pr.listCents
+}
+
 type seedCustomer struct {
 	userID                         int64 // 0: a guest
 	username, first, last, email   string

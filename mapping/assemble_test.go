@@ -102,6 +102,7 @@ func TestAssembleProductFromPostAndMeta(t *testing.T) {
 		ins("wp_postmeta", uint64(2), uint64(10), "_regular_price", "19.99"),
 		ins("wp_postmeta", uint64(3), uint64(10), "_stock", "5"),
 		ins("wp_postmeta", uint64(4), uint64(10), "_edit_lock", "1709212455:1"),
+		ins("wp_postmeta", uint64(5), uint64(10), "_price", "17.99"),
 		ins("wp_posts", uint64(11), "About us", "", "publish", mod, "page"),
 	} {
 		if err := a.Add(c); err != nil {
@@ -123,7 +124,7 @@ func TestAssembleProductFromPostAndMeta(t *testing.T) {
 	if s := ds["stock_level:10"]; s == nil || !capture.Equal(s.Fields["quantity"], rat("5")) || s.Fields["warehouse"] != "default" {
 		t.Errorf("stock_level delta %+v", s)
 	}
-	if pr := ds["price:10"]; pr == nil || pr.Fields["price_list"] != "regular" || !capture.Equal(pr.Fields["amount"], rat("19.99")) {
+	if pr := ds["price:10"]; pr == nil || pr.Fields["price_list"] != "regular" || !capture.Equal(pr.Fields["amount"], rat("17.99")) {
 		t.Errorf("price delta %+v", pr)
 	}
 	for k := range ds {
@@ -143,8 +144,8 @@ func TestAssembleProductFromPostAndMeta(t *testing.T) {
 		!capture.Equal(p.Fields["list_price"], rat("24.5")) {
 		t.Fatalf("price change: %+v", p)
 	}
-	if len(ds) != 2 { // product and price
-		t.Errorf("deltas %v, want product and price only", ds)
+	if len(ds) != 1 { // the price entity keeps the active price (_price)
+		t.Errorf("deltas %v, want product only", ds)
 	}
 }
 
@@ -192,9 +193,9 @@ func TestAssembleDeletesAndBadValues(t *testing.T) {
 	if p := ds["product:12"]; p == nil || p.Op != capture.OpDelete {
 		t.Errorf("root delete: %+v", p)
 	}
-	err := a.Add(ins("wp_postmeta", uint64(9), uint64(10), "_regular_price", "cheap"))
+	err := a.Add(ins("wp_postmeta", uint64(9), uint64(10), "_price", "cheap"))
 	var bv BadValues
-	if !errors.As(err, &bv) || len(bv) != 2 {
+	if !errors.As(err, &bv) || len(bv) != 1 {
 		t.Fatalf("bad price: %v", err)
 	}
 	var ve *ValueError

@@ -270,7 +270,10 @@ func ValueText(v any) string {
 // system to another (FlowFields) and that both systems map, less those
 // the to-system holds as a constant: the fields whose values the sync
 // keeps equal. A child's aggregate key, taken from its parent, is part of
-// its natural key rather than a field here.
+// its natural key rather than a field here. updated_at is left out when
+// the entity also flows back (to -> from): each system's own changes move
+// its clock, and the sink never moves a clock back, so the two differ by
+// design.
 func (c *Config) ComparableFields(entity, from, to string) []string {
 	fs, ts := c.Systems[from], c.Systems[to]
 	if fs == nil || ts == nil || fs.Entities[entity] == nil || ts.Entities[entity] == nil {
@@ -283,6 +286,9 @@ func (c *Config) ComparableFields(entity, from, to string) []string {
 			continue
 		}
 		if spec, ok := findSpec(tm, f); ok && spec.Const != nil {
+			continue
+		}
+		if f == "updated_at" && slices.ContainsFunc(c.Flows, func(fl Flow) bool { return fl.Entity == entity && fl.From == to && fl.To == from }) {
 			continue
 		}
 		out = append(out, f)

@@ -198,6 +198,8 @@ func TestComparableFields(t *testing.T) {
 		// the shop's price_list and min_quantity are constants
 		{"price", "erp", "shop", "[amount sku]"},
 		{"order", "erp", "shop", "[status]"},
+		// the order flows both ways: each side's clock moves with its own edits
+		{"order", "shop", "erp", "[created_at currency customer_email note number status tax_total total]"},
 		{"product", "shop", "erp", "[]"}, // no such flow
 	} {
 		if got := fmt.Sprint(cfg.ComparableFields(c.entity, c.from, c.to)); got != c.want {

@@ -307,9 +307,10 @@ func (w *Writer) bulkApply(ctx context.Context, tx Tx, p *bulkPlan, ev *Event, r
 		if w.same(fp, r.cur.vals[fp.field], ev.Values[fp.field], sv) {
 			continue
 		}
-		if _, both := w.cfg.Owner(ev.Entity, fp.field); both && w.targetNewer(ev, r.cur) {
-			conflicts = append(conflicts, w.conflict(ev, fp.field, r.cur, fmt.Sprintf(
-				"last writer wins: kept %s's value, changed at %s, after %s's at %s", w.sys, display(r.cur.updated), ev.Source.System, display(sourceTime(ev)))))
+		if keep, c := w.keepsTarget(ev, fp.field, r.cur); keep {
+			if c != nil {
+				conflicts = append(conflicts, *c)
+			}
 			continue
 		}
 		changed = true
@@ -325,8 +326,8 @@ func (w *Writer) bulkApply(ctx context.Context, tx Tx, p *bulkPlan, ev *Event, r
 	}
 	r.cur.setUpdated()
 	for _, fp := range foreign {
-		if owner, _ := w.cfg.Owner(ev.Entity, fp.field); owner == w.sys && fp.spec.Ref == "" && !w.same(fp, r.cur.vals[fp.field], ev.Values[fp.field], nil) {
-			conflicts = append(conflicts, w.conflict(ev, fp.field, r.cur, fmt.Sprintf("%s owns %s: kept its value", w.sys, fp.field)))
+		if c := w.refused(ev, fp, r.cur); c != nil {
+			conflicts = append(conflicts, *c)
 		}
 	}
 	if !changed {

@@ -237,18 +237,18 @@ func (w *Writer) Apply(ctx context.Context, tx Tx, ev *Event) (Outcome, []Confli
 		if w.same(p, cur.vals[p.field], ev.Values[p.field], nv) {
 			continue
 		}
-		if _, both := w.cfg.Owner(ev.Entity, p.field); both && w.targetNewer(ev, cur) {
-			conflicts = append(conflicts, w.conflict(ev, p.field, cur, fmt.Sprintf(
-				"last writer wins: kept %s's value, changed at %s, after %s's at %s",
-				w.sys, cur.updated.Format(time.RFC3339Nano), ev.Source.System, sourceTime(ev).Format(time.RFC3339Nano))))
+		if keep, c := w.keepsTarget(ev, p.field, cur); keep {
+			if c != nil {
+				conflicts = append(conflicts, *c)
+			}
 			continue
 		}
 		change = append(change, p)
 		newVals[p.field] = nv
 	}
 	for _, p := range foreign {
-		if owner, _ := w.cfg.Owner(ev.Entity, p.field); owner == w.sys && p.spec.Ref == "" && !w.same(p, cur.vals[p.field], ev.Values[p.field], nil) {
-			conflicts = append(conflicts, w.conflict(ev, p.field, cur, fmt.Sprintf("%s owns %s: kept its value", w.sys, p.field)))
+		if c := w.refused(ev, p, cur); c != nil {
+			conflicts = append(conflicts, *c)
 		}
 	}
 	if len(change) == 0 {
@@ -272,6 +272,43 @@ func sourceTime(ev *Event) time.Time {
 		return t
 	}
 	return ev.Source.CommitTime
+}
+
+// keepsTarget reports whether the target keeps its value of a field the
+// event would change: a field both systems change (ownership both) that
+// changed later on the target, which last writer wins decides and the
+// returned conflict records; or the row's updated_at, which never moves
+// back (an older change of another field arriving after the target's own
+// change must not make the row look older than it is, or the next
+// last-writer-wins decision would go the wrong way).
+func (w *Writer) keepsTarget(ev *Event, field string, cur *currentRow) (bool, *Conflict) {
+	if !w.targetNewer(ev, cur) {
+		return false, nil
+	}
+	if field == "updated_at" {
+		return true, nil
+	}
+	if _, both := w.cfg.Owner(ev.Entity, field); !both {
+		return false, nil
+	}
+	c := w.conflict(ev, field, cur, fmt.Sprintf("last writer wins: kept %s's value, changed at %s, after %s's at %s",
+		w.sys, display(cur.updated), ev.Source.System, display(sourceTime(ev))))
+	return true, &c
+}
+
+// refused is the conflict of a change the event carries to a field the
+// target owns, which the flow does not carry: the target keeps its value.
+// References and updated_at (a clock, each system's own) are not
+// compared.
+func (w *Writer) refused(ev *Event, p place, cur *currentRow) *Conflict {
+	if p.field == "updated_at" || p.spec.Ref != "" {
+		return nil
+	}
+	if owner, _ := w.cfg.Owner(ev.Entity, p.field); owner != w.sys || w.same(p, cur.vals[p.field], ev.Values[p.field], nil) {
+		return nil
+	}
+	c := w.conflict(ev, p.field, cur, fmt.Sprintf("%s owns %s: kept its value", w.sys, p.field))
+	return &c
 }
 
 // targetNewer decides last-writer-wins for a field both systems change:

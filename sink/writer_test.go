@@ -2,6 +2,7 @@ package sink
 
 import (
 	"math/big"
+	"strings"
 	"testing"
 	"time"
 
@@ -92,6 +93,39 @@ func TestLastWriterWinsTie(t *testing.T) {
 	delete(ev.Values, "updated_at")
 	if got := sourceTime(ev); !got.Equal(at.Add(time.Hour)) {
 		t.Errorf("without updated_at the commit time counts: %v", got)
+	}
+}
+
+// TestKeepsTarget: last writer wins only for fields both systems change,
+// and a row's updated_at never moves back, whatever the field's owner.
+func TestKeepsTarget(t *testing.T) {
+	at := time.Date(2024, 1, 1, 12, 0, 0, 0, time.UTC)
+	w := &Writer{sys: "erp", cat: map[string]*mapping.EntityInfo{"order": {Key: []string{"number"}}}, cfg: &mapping.Config{Ownership: map[string]*mapping.Ownership{
+		"order": {Owner: "shop", Fields: map[string]string{"status": "erp"}, Both: []string{"status"}},
+	}}}
+	ev := &Event{Entity: "order", Values: map[string]any{"number": "7", "status": "on_hold", "updated_at": at},
+		Source: Source{System: "shop"}}
+	newer := &currentRow{updated: at.Add(time.Second), vals: map[string]any{"status": "processing"}}
+	older := &currentRow{updated: at.Add(-time.Second), vals: map[string]any{"status": "processing"}}
+
+	keep, c := w.keepsTarget(ev, "status", newer)
+	if !keep || c == nil {
+		t.Fatalf("status (both), target newer: keep %t, conflict %v; want kept and logged", keep, c)
+	}
+	if c.Field != "status" || c.SourceValue != "on_hold" || c.TargetValue != "processing" || !strings.HasPrefix(c.Decision, "last writer wins: kept erp's") {
+		t.Errorf("conflict %+v", c)
+	}
+	if keep, c := w.keepsTarget(ev, "status", older); keep || c != nil {
+		t.Errorf("status (both), event newer: keep %t, conflict %v; want written", keep, c)
+	}
+	if keep, c := w.keepsTarget(ev, "updated_at", newer); !keep || c != nil {
+		t.Errorf("updated_at, target newer: keep %t, conflict %v; want kept without a conflict", keep, c)
+	}
+	if keep, _ := w.keepsTarget(ev, "updated_at", older); keep {
+		t.Error("updated_at, event newer: want written")
+	}
+	if keep, c := w.keepsTarget(ev, "note", newer); keep || c != nil {
+		t.Errorf("note (the shop's alone), target newer: keep %t, conflict %v; want written", keep, c)
 	}
 }
 

@@ -24,6 +24,7 @@ import (
 // e2eEnv is the preset's two databases, seeded, with the sync running.
 type e2eEnv struct {
 	preset string
+	prefix string // the sync's topic prefix (startPresetSync)
 	shop   *sql.DB
 	erp    *sql.DB
 }
@@ -32,6 +33,37 @@ type e2eEnv struct {
 // fixtures, the seed, and every capture and sink of the preset on topics
 // of a fresh prefix, streaming from now on. The sync stops at cleanup.
 func startPresetSync(t *testing.T) *e2eEnv {
+	t.Helper()
+	e, cfg := seedPreset(t)
+	e.prefix = fmt.Sprintf("e2e%d", time.Now().UnixNano())
+	cfg.Kafka.TopicPrefix = e.prefix
+	cfg.HTTP.Listen = ""
+	for _, s := range cfg.Systems {
+		s.Capture.Snapshot = capture.SnapshotNever
+	}
+	names, err := runnable(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	go func() {
+		done <- runSystems(runCtx, cfg, names, runOptions{log: log, drain: 10 * time.Second})
+	}()
+	t.Cleanup(func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("sync: %v", err)
+		}
+	})
+	time.Sleep(3 * time.Second) // the captures start streaming
+	return e
+}
+
+// seedPreset loads the preset, makes fresh fixtures in its shop and ERP
+// databases (with the ERP's slot gone) and seeds them alike.
+func seedPreset(t *testing.T) (*e2eEnv, *mapping.Config) {
 	t.Helper()
 	ctx := context.Background()
 	preset := filepath.Join(testenv.RepoRoot(t), "deploy", "examples", "woocommerce-odoo.yaml")
@@ -79,30 +111,7 @@ func startPresetSync(t *testing.T) *e2eEnv {
 		t.Fatalf("seed: %v", err)
 	}
 	t.Logf("seeded %d rows in %s", st.Rows, time.Since(start).Round(time.Millisecond))
-
-	cfg.Kafka.TopicPrefix = fmt.Sprintf("e2e%d", time.Now().UnixNano())
-	cfg.HTTP.Listen = ""
-	for _, s := range cfg.Systems {
-		s.Capture.Snapshot = capture.SnapshotNever
-	}
-	names, err := runnable(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	go func() {
-		done <- runSystems(runCtx, cfg, names, runOptions{log: log, drain: 10 * time.Second})
-	}()
-	t.Cleanup(func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("sync: %v", err)
-		}
-	})
-	time.Sleep(3 * time.Second) // the captures start streaming
-	return &e2eEnv{preset: preset, shop: shopConn, erp: erpConn}
+	return &e2eEnv{preset: preset, shop: shopConn, erp: erpConn}, cfg
 }
 
 // op runs one operation of the demo's generator, as the application does.
@@ -345,8 +354,8 @@ func TestIntegrationE2EPresetFlows(t *testing.T) {
 			WHERE i.pricelist_id = 1 AND i.applied_on = '0_product_variant' AND i.compute_price = 'fixed' ORDER BY i.write_date DESC, i.id DESC LIMIT 1`).Scan(&sku, &amount); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, "_regular_price "+amount+" of "+sku, func() (bool, error) {
-			v, err := str(shop, `SELECT m.meta_value FROM wp_postmeta s JOIN wp_postmeta m ON m.post_id = s.post_id AND m.meta_key = '_regular_price'
+		waitFor(t, "_price "+amount+" of "+sku, func() (bool, error) {
+			v, err := str(shop, `SELECT m.meta_value FROM wp_postmeta s JOIN wp_postmeta m ON m.post_id = s.post_id AND m.meta_key = '_price'
 				WHERE s.meta_key = '_sku' AND s.meta_value = ?`, sku)
 			return num(v) == num(amount), err
 		})
@@ -489,4 +498,26 @@ func TestIntegrationE2EPresetFlows(t *testing.T) {
 		e.verify(t, "order")
 	})
 	t.Logf("total %s", time.Since(begin).Round(time.Millisecond))
+}
+
+// column reads a one-column query's rows as strings.
+func column(t *testing.T, db *sql.DB, q string) []string {
+	t.Helper()
+	rows, err := db.Query(q)
+	if err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	return out
 }
