@@ -21,7 +21,6 @@ import (
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib"
-	"github.com/segmentio/kafka-go"
 
 	"github.com/tandem-sync/tandem/internal/config"
 	"github.com/tandem-sync/tandem/internal/testenv"
@@ -375,24 +374,7 @@ func (r *kxRun) stop() {
 // behalf).
 func evictGroup(t *testing.T, group string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	c := &kafka.Client{Addr: kafka.TCP(testenv.KafkaBroker())}
-	resp, err := c.DescribeGroups(ctx, &kafka.DescribeGroupsRequest{GroupIDs: []string{group}})
-	if err != nil || len(resp.Groups) == 0 {
-		t.Logf("describe group %s: %v", group, err)
-		return
-	}
-	var members []kafka.LeaveGroupRequestMember
-	for _, m := range resp.Groups[0].Members {
-		members = append(members, kafka.LeaveGroupRequestMember{ID: m.MemberID})
-	}
-	if len(members) == 0 {
-		return
-	}
-	if _, err := c.LeaveGroup(ctx, &kafka.LeaveGroupRequest{GroupID: group, Members: members}); err != nil {
-		t.Logf("remove the killed sink from group %s: %v", group, err)
-	}
+	evictGroupAt(t, testenv.KafkaBroker(), group)
 }
 
 // kxLoad writes to the source table from one goroutine: rows inserts,

@@ -2,6 +2,8 @@ package testenv
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,9 +14,15 @@ import (
 // to the end offsets at the time of the call, in partition then offset order.
 func ReadTopic(t testing.TB, topic string) []kafka.Message {
 	t.Helper()
+	return ReadTopicAt(t, KafkaBroker(), topic)
+}
+
+// ReadTopicAt is ReadTopic from another broker.
+func ReadTopicAt(t testing.TB, broker, topic string) []kafka.Message {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	conn, err := kafka.DialContext(ctx, "tcp", KafkaBroker())
+	conn, err := kafka.DialContext(ctx, "tcp", broker)
 	if err != nil {
 		t.Fatalf("dial Kafka (is the stack up? make up): %v", err)
 	}
@@ -25,7 +33,7 @@ func ReadTopic(t testing.TB, topic string) []kafka.Message {
 	}
 	var out []kafka.Message
 	for _, p := range parts {
-		lc, err := kafka.DialLeader(ctx, "tcp", KafkaBroker(), topic, p.ID)
+		lc, err := kafka.DialLeader(ctx, "tcp", broker, topic, p.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -37,7 +45,7 @@ func ReadTopic(t testing.TB, topic string) []kafka.Message {
 		if last <= first {
 			continue
 		}
-		r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{KafkaBroker()}, Topic: topic, Partition: p.ID,
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{broker}, Topic: topic, Partition: p.ID,
 			MinBytes: 1, MaxBytes: 32 << 20, MaxWait: 100 * time.Millisecond})
 		if err := r.SetOffset(first); err != nil {
 			t.Fatal(err)
@@ -85,4 +93,44 @@ func TopicSize(t testing.TB, topic string) int64 {
 		n += last - first
 	}
 	return n
+}
+
+// EndOffsets returns, for every topic on broker whose name starts with
+// prefix, the sum of its partitions' end offsets (records ever written).
+// An error means the broker did not answer (it may be restarting).
+func EndOffsets(broker, prefix string) (map[string]int64, error) {
+	conn, err := kafka.Dial("tcp", broker)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	parts, err := conn.ReadPartitions()
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
+	for _, p := range parts {
+		if strings.HasPrefix(p.Topic, prefix) {
+			req.Topics[p.Topic] = append(req.Topics[p.Topic], kafka.LastOffsetOf(p.ID))
+		}
+	}
+	out := map[string]int64{}
+	if len(req.Topics) == 0 {
+		return out, nil
+	}
+	resp, err := (&kafka.Client{Addr: kafka.TCP(broker)}).ListOffsets(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	for topic, ps := range resp.Topics {
+		for _, p := range ps {
+			if p.Error != nil {
+				return nil, fmt.Errorf("%s[%d]: %w", topic, p.Partition, p.Error)
+			}
+			out[topic] += p.LastOffset
+		}
+	}
+	return out, nil
 }
