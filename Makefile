@@ -11,7 +11,7 @@ export TANDEM_TEST_KAFKA ?= 127.0.0.1:59092
 export TANDEM_TEST_REGISTRY ?= http://127.0.0.1:58081/apis/ccompat/v7
 STATICCHECK_VERSION := v0.8.2
 
-.PHONY: help build test unit integration up down status demo bench lint docs clean
+.PHONY: help build test unit integration soak up down status demo bench lint docs clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -27,6 +27,9 @@ unit: ## unit tests only (no services needed)
 
 integration: ## integration tests against the running local stack
 	$(GO) test -tags integration -count=1 -p 1 -timeout 25m -run 'Integration' ./...
+
+soak: up ## the chaos test for five minutes: traffic on both sides, kill -9 at random, a Kafka restart, then no drift (TANDEM_CHAOS_DURATION=10m for longer)
+	TANDEM_CHAOS_DURATION=$${TANDEM_CHAOS_DURATION:-5m} $(GO) test -tags integration -count=1 -v -timeout 60m -run '^TestIntegrationE2EChaos$$' ./cmd/tandem/
 
 up: ## install what is missing and start PostgreSQL, MariaDB, Kafka and the registry
 	bash $(STACK) up
