@@ -233,3 +233,16 @@ func TestKeyAndValueText(t *testing.T) {
 		}
 	}
 }
+
+// TestClocklessBoth: an entity with a field both systems change needs
+// updated_at on every system that maps it.
+func TestClocklessBoth(t *testing.T) {
+	cfg := loadExample(t, "woocommerce-odoo.yaml")
+	if got := cfg.ClocklessBoth(); len(got) != 0 {
+		t.Errorf("the preset: %v, want every both-entity with clocks", got)
+	}
+	delete(cfg.Systems["erp"].Entities["order"].Fields, "updated_at")
+	if got := fmt.Sprint(cfg.ClocklessBoth()); got != "map[order:[erp]]" {
+		t.Errorf("without the ERP order's updated_at: %s", got)
+	}
+}

@@ -588,3 +588,23 @@ func (c *Config) FlowFields(entity, from, to string) []string {
 	}
 	return sortedKeys(set)
 }
+
+// ClocklessBoth returns, per entity with fields both systems may change
+// (ownership both), the systems that map the entity without an updated_at
+// field. Last writer wins compares the event's updated_at with the target
+// row's: without one on the target the event always wins, so two changes
+// at once can end swapped on the two sides.
+func (c *Config) ClocklessBoth() map[string][]string {
+	out := map[string][]string{}
+	for _, ent := range sortedKeys(c.Ownership) {
+		if o := c.Ownership[ent]; o == nil || len(o.Both) == 0 {
+			continue
+		}
+		for _, sys := range c.SystemNames() {
+			if m := c.Systems[sys].Entities[ent]; m != nil && !m.maps("updated_at") {
+				out[ent] = append(out[ent], sys)
+			}
+		}
+	}
+	return out
+}

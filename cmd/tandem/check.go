@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -120,6 +122,7 @@ func runChecks(ctx context.Context, cfg *mapping.Config, only []string) []prefli
 		}
 	}
 	if len(only) == 0 {
+		jobs = append(jobs, &job{run: func(context.Context) []preflight.Result { return checkClocks(cfg) }})
 		jobs = append(jobs,
 			&job{run: func(ctx context.Context) []preflight.Result { return bus.Preflight(ctx, cfg.Kafka) }},
 			&job{run: func(ctx context.Context) []preflight.Result { return schema.Preflight(ctx, cfg.Registry) }},
@@ -182,4 +185,26 @@ func checkMapping(ctx context.Context, cfg *mapping.Config, name string,
 	}
 	defer done()
 	return cfg.CheckSchema(name, lookup)
+}
+
+// checkClocks warns about fields both systems may change on an entity that
+// a system maps without updated_at (mapping.Config.ClocklessBoth).
+func checkClocks(cfg *mapping.Config) []preflight.Result {
+	rec := preflight.Recorder{Target: "config"}
+	missing := cfg.ClocklessBoth()
+	for _, ent := range slices.Sorted(maps.Keys(cfg.Ownership)) {
+		o := cfg.Ownership[ent]
+		if o == nil || len(o.Both) == 0 {
+			continue
+		}
+		check := "last writer wins: " + ent
+		if sys := missing[ent]; len(sys) > 0 {
+			rec.Warn(check, fmt.Sprintf("%s changed on both sides (%s) is decided by updated_at, which %s does not map for %s: a change there always wins, and two changes at once can end swapped",
+				strings.Join(o.Both, ", "), "ownership."+ent+".both", strings.Join(sys, " and "), ent),
+				fmt.Sprintf("map the row's modification time as updated_at in systems.%s.entities.%s.fields (for example updated_at: {column: write_date, timezone: UTC})", sys[0], ent))
+			continue
+		}
+		rec.Pass(check, fmt.Sprintf("%s decided by updated_at, mapped on every system", strings.Join(o.Both, ", ")))
+	}
+	return rec.Results
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/tandem-sync/tandem/internal/config"
+	"github.com/tandem-sync/tandem/internal/preflight"
 	"github.com/tandem-sync/tandem/mapping"
 )
 
@@ -94,5 +95,28 @@ func TestSinkTablesRules(t *testing.T) {
 	}
 	if sinkPreflight(noFlows, "shop") != nil {
 		t.Error("a system no flow goes to has sink checks")
+	}
+}
+
+// TestCheckClocks: tandem check warns when last writer wins lacks a clock.
+func TestCheckClocks(t *testing.T) {
+	preset := filepath.Join("..", "..", "deploy", "examples", "woocommerce-odoo.yaml")
+	src, err := os.ReadFile(preset)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := mapping.Load(preset, src, config.Env{Lookup: func(string) (string, bool) { return "", false }, ReadFile: os.ReadFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := checkClocks(cfg)
+	if len(res) != 2 || res[0].Check != "last writer wins: order" || res[0].Status != preflight.Pass || res[1].Status != preflight.Pass {
+		t.Fatalf("the preset: %+v", res)
+	}
+	delete(cfg.Systems["shop"].Entities["return"].Fields, "updated_at")
+	res = checkClocks(cfg)
+	if res[1].Status != preflight.Warn || !strings.Contains(res[1].Detail, "refund_amount changed on both sides") ||
+		!strings.Contains(res[1].Detail, "which shop does not map for return") || !strings.Contains(res[1].Fix, "systems.shop.entities.return.fields") {
+		t.Errorf("without the shop's return clock: %+v", res[1])
 	}
 }
