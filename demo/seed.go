@@ -637,6 +637,31 @@ func seedERP(ctx context.Context, w *seedWriter, p *seedPlan, ids *seedIDs, st *
 		return err
 	}
 
+	// each order's invoice and delivery addresses: partners of their own,
+	// children of the customer, holding what the shop's order addresses
+	// hold (as tandem's sink creates them for a new order)
+	addrID := partnerID + int64(len(p.customers))
+	var addrRows [][]any
+	for oi, o := range p.orders {
+		c := &p.customers[o.customer]
+		ship := c
+		if o.shipTo != nil {
+			ship = o.shipTo
+		}
+		for k, a := range []struct {
+			typ   string
+			c     *seedCustomer
+			email any
+		}{{"invoice", c, c.email}, {"delivery", ship, nil}} {
+			addrRows = append(addrRows, []any{addrID + int64(2*oi+k), a.c.last, a.c.last, a.typ, partner[o.customer], a.email, a.c.phone, a.c.street,
+				a.c.street2, a.c.postcode, a.c.city, country[a.c.country], a.c.company, true, false, partner[o.customer], seedUID, o.created, seedUID, o.created})
+		}
+	}
+	if err := w.insert(ctx, "res_partner", []string{"id", "name", "complete_name", "type", "parent_id", "email", "phone", "street", "street2", "zip", "city",
+		"country_id", "company_name", "active", "is_company", "commercial_partner_id", "create_uid", "create_date", "write_uid", "write_date"}, addrRows, ""); err != nil {
+		return err
+	}
+
 	// sale orders, named by the sequence (S00001, ...)
 	soID := next["sale_order"]
 	var soRows, lineRows [][]any
@@ -658,7 +683,7 @@ func seedERP(ctx context.Context, w *seedWriter, p *seedPlan, ids *seedIDs, st *
 			toInvoice = total
 		}
 		cust := partner[o.customer]
-		soRows = append(soRows, []any{id, company, cust, cust, cust, pl, cur, rate, wh, state, fmt.Sprint(oid.order), invoiceStatus, seedNullString(o.note),
+		soRows = append(soRows, []any{id, company, cust, addrID + int64(2*oi), addrID + int64(2*oi+1), pl, cur, rate, wh, state, fmt.Sprint(oid.order), invoiceStatus, seedNullString(o.note),
 			seedDec(total - tax), seedDec(tax), seedDec(total), seedDec(toInvoice), o.created, seedUID, o.created, seedUID, o.updated})
 		lineState := state
 		for li, l := range o.lines {

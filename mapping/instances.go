@@ -295,3 +295,33 @@ func (c *Config) ComparableFields(entity, from, to string) []string {
 	}
 	return out
 }
+
+// ComparableSubfields returns, for a record field that both systems fill
+// from joined rows (into:), the record's fields both map: the ones whose
+// values the sync keeps equal (Odoo's address partner has no first name,
+// and its country is an id). Nil means the whole record counts.
+func (c *Config) ComparableSubfields(entity, from, to, field string) []string {
+	fs, ts := c.Systems[from], c.Systems[to]
+	if fs == nil || ts == nil || fs.Entities[entity] == nil || ts.Entities[entity] == nil {
+		return nil
+	}
+	into := func(m *EntityMapping) *JoinTable {
+		for i := range m.Joins {
+			if m.Joins[i].Into == field {
+				return &m.Joins[i]
+			}
+		}
+		return nil
+	}
+	fj, tj := into(fs.Entities[entity]), into(ts.Entities[entity])
+	if fj == nil || tj == nil {
+		return nil
+	}
+	out := []string{}
+	for _, f := range sortedKeys(fj.Fields) {
+		if _, ok := tj.Fields[f]; ok {
+			out = append(out, f)
+		}
+	}
+	return out
+}

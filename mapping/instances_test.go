@@ -199,12 +199,23 @@ func TestComparableFields(t *testing.T) {
 		{"price", "erp", "shop", "[amount sku]"},
 		{"order", "erp", "shop", "[status]"},
 		// the order flows both ways: each side's clock moves with its own edits
-		{"order", "shop", "erp", "[created_at currency customer_email note number status tax_total total]"},
+		{"order", "shop", "erp", "[billing_address created_at currency customer_email note number shipping_address status tax_total total]"},
 		{"product", "shop", "erp", "[]"}, // no such flow
 	} {
 		if got := fmt.Sprint(cfg.ComparableFields(c.entity, c.from, c.to)); got != c.want {
 			t.Errorf("%s %s -> %s: %s, want %s", c.entity, c.from, c.to, got, c.want)
 		}
+	}
+}
+
+// TestComparableSubfields: an address is compared on what both keep.
+func TestComparableSubfields(t *testing.T) {
+	cfg := loadExample(t, "woocommerce-odoo.yaml")
+	if got := fmt.Sprint(cfg.ComparableSubfields("order", "shop", "erp", "billing_address")); got != "[city company email last_name line1 line2 phone postcode]" {
+		t.Errorf("billing_address: %s", got)
+	}
+	if got := cfg.ComparableSubfields("order", "shop", "erp", "total"); got != nil {
+		t.Errorf("a plain field: %v", got)
 	}
 }
 

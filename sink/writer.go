@@ -277,16 +277,20 @@ func sourceTime(ev *Event) time.Time {
 // keepsTarget reports whether the target keeps its value of a field the
 // event would change: a field both systems change (ownership both) that
 // changed later on the target, which last writer wins decides and the
-// returned conflict records; or the row's updated_at, which never moves
-// back (an older change of another field arriving after the target's own
-// change must not make the row look older than it is, or the next
-// last-writer-wins decision would go the wrong way).
+// returned conflict records; or, for an entity with such fields, the
+// row's updated_at, which never moves back (an older change of another
+// field arriving after the target's own change must not make the row look
+// older than it is, or the next last-writer-wins decision would go the
+// wrong way). An entity one system owns takes the owner's clock as it
+// comes, also over a time the target's default gave a row the sink
+// created.
 func (w *Writer) keepsTarget(ev *Event, field string, cur *currentRow) (bool, *Conflict) {
 	if !w.targetNewer(ev, cur) {
 		return false, nil
 	}
 	if field == "updated_at" {
-		return true, nil
+		o := w.cfg.Ownership[ev.Entity]
+		return o != nil && len(o.Both) > 0, nil
 	}
 	if _, both := w.cfg.Owner(ev.Entity, field); !both {
 		return false, nil
@@ -872,10 +876,7 @@ func (w *Writer) writeJoin(ctx context.Context, tx Tx, p place, owner, val any, 
 	jt := p.join
 	cols := map[string]any{}
 	if p.kind == intoJoin {
-		rec, _ := val.(map[string]any)
-		for f, v := range rec {
-			cols[jt.Fields[f].Column] = v
-		}
+		recordColumns(jt, val, cols)
 	} else {
 		cols[p.spec.Column] = val
 	}
@@ -909,6 +910,18 @@ func (w *Writer) writeJoin(ctx context.Context, tx Tx, p place, owner, val any, 
 	q := w.placeholders("INSERT INTO " + w.d.Quote(jt.Table) + " (" + strings.Join(quoted, ", ") + ") VALUES (" + marks(len(names)) + ")")
 	_, err := tx.Exec(ctx, q, args...)
 	return err
+}
+
+// recordColumns puts the fields of a record value that jt maps into cols,
+// by column; the record's other fields (an address's first name, where
+// the target keeps one name) are not the target's to hold.
+func recordColumns(jt *mapping.JoinTable, val any, cols map[string]any) {
+	rec, _ := val.(map[string]any)
+	for f, v := range rec {
+		if spec, ok := jt.Fields[f]; ok && spec.Column != "" {
+			cols[spec.Column] = v
+		}
+	}
 }
 
 // insert creates the entity's rows: via-joined rows first (the root refers
@@ -953,12 +966,16 @@ func (w *Writer) insert(ctx context.Context, tx Tx, ev *Event, m *mapping.Entity
 		for c, v := range jt.Where {
 			jcols[c] = v
 		}
+		n := len(jcols)
 		for _, p := range write {
-			if p.join == jt && p.kind == joinCol {
+			switch {
+			case p.join == jt && p.kind == joinCol:
 				jcols[p.spec.Column] = jsonDoc(p, vals[p.field])
+			case p.join == jt && p.kind == intoJoin: // a record kept in its own row (Odoo's address partners)
+				recordColumns(jt, vals[p.field], jcols)
 			}
 		}
-		if len(jcols) == 0 {
+		if len(jcols) == n {
 			continue
 		}
 		id, err := w.insertRow(ctx, tx, jt.Table, jt.Owner, jcols)

@@ -127,6 +127,12 @@ func TestKeepsTarget(t *testing.T) {
 	if keep, c := w.keepsTarget(ev, "note", newer); keep || c != nil {
 		t.Errorf("note (the shop's alone), target newer: keep %t, conflict %v; want written", keep, c)
 	}
+	// an entity one system owns: its clock is written as it comes
+	ev.Entity = "customer"
+	w.cat["customer"] = &mapping.EntityInfo{Key: []string{"email"}}
+	if keep, c := w.keepsTarget(ev, "updated_at", newer); keep || c != nil {
+		t.Errorf("updated_at of an entity without both fields, target newer: keep %t, conflict %v; want written", keep, c)
+	}
 }
 
 func specWithJSON(path string) (s mapping.FieldSpec) {

@@ -260,6 +260,14 @@ func TestIntegrationE2EPresetFlows(t *testing.T) {
 		// both sides change the status: a new order takes the shop's, mapped
 		wantState := map[string]string{"wc-pending": "draft", "wc-processing": "sale", "wc-on-hold": "sent", "wc-completed": "done"}[status]
 		eq(t, "state (the shop has "+status+")", eState, wantState)
+		// the addresses: a partner of type invoice and one of type delivery
+		for _, a := range []struct{ kind, via, typ string }{{"billing", "partner_invoice_id", "invoice"}, {"shipping", "partner_shipping_id", "delivery"}} {
+			want := rowStrings(t, shop, `SELECT last_name, company, address_1, address_2, city, postcode, email, phone FROM wp_wc_order_addresses
+				WHERE order_id = ? AND address_type = ?`, orderID, a.kind)
+			got := rowStrings(t, erp, `SELECT p.name, p.company_name, p.street, p.street2, p.city, p.zip, p.email, p.phone FROM sale_order so
+				JOIN res_partner p ON p.id = so.`+a.via+` AND p.type = '`+a.typ+`' WHERE so.id = $1`, soID)
+			eq(t, a.kind+" address (name, company, street, street2, city, zip, email, phone)", strings.Join(got, "|"), strings.Join(want, "|"))
+		}
 		// the lines: every line item, by SKU, quantity and amounts
 		rows, err := shop.Query(`SELECT i.order_item_id, i.order_item_name,
 			(SELECT meta_value FROM wp_postmeta WHERE post_id = (SELECT meta_value FROM wp_woocommerce_order_itemmeta WHERE order_item_id = i.order_item_id AND meta_key = '_product_id') AND meta_key = '_sku'),
@@ -518,6 +526,33 @@ func column(t *testing.T, db *sql.DB, q string) []string {
 	}
 	if err := rows.Err(); err != nil {
 		t.Fatalf("%s: %v", q, err)
+	}
+	return out
+}
+
+// rowStrings reads one row's columns as strings (NULL as "").
+func rowStrings(t *testing.T, db *sql.DB, q string, args ...any) []string {
+	t.Helper()
+	rows, err := db.Query(q, args...)
+	if err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	defer rows.Close()
+	cols, _ := rows.Columns()
+	if !rows.Next() {
+		t.Fatalf("%s %v: no row", q, args)
+	}
+	vals := make([]sql.NullString, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	if err := rows.Scan(ptrs...); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	out := make([]string, len(vals))
+	for i, v := range vals {
+		out[i] = v.String
 	}
 	return out
 }

@@ -128,8 +128,9 @@ database fails, 2 for bad flags, an unknown entity or an invalid config.`,
 // verifyFlow is one flow to compare.
 type verifyFlow struct {
 	Entity, From, To string
-	Fields           []string // mapping.Config.ComparableFields
-	Creates          bool     // the to-system inserts missing rows (not create: false)
+	Fields           []string            // mapping.Config.ComparableFields
+	Sub              map[string][]string // per record field, the fields both map (mapping.Config.ComparableSubfields)
+	Creates          bool                // the to-system inserts missing rows (not create: false)
 }
 
 // verifyFlows returns the config's flows, each (entity, from, to) once, in
@@ -145,8 +146,14 @@ func verifyFlows(cfg *mapping.Config, entities []string) ([]verifyFlow, error) {
 			slices.ContainsFunc(out, func(v verifyFlow) bool { return v.Entity == f.Entity && v.From == f.From && v.To == f.To }) {
 			continue
 		}
-		out = append(out, verifyFlow{Entity: f.Entity, From: f.From, To: f.To, Fields: cfg.ComparableFields(f.Entity, f.From, f.To),
-			Creates: cfg.Systems[f.To].Entities[f.Entity].Creates()})
+		vf := verifyFlow{Entity: f.Entity, From: f.From, To: f.To, Fields: cfg.ComparableFields(f.Entity, f.From, f.To),
+			Creates: cfg.Systems[f.To].Entities[f.Entity].Creates(), Sub: map[string][]string{}}
+		for _, field := range vf.Fields {
+			if sub := cfg.ComparableSubfields(f.Entity, f.From, f.To, field); sub != nil {
+				vf.Sub[field] = sub
+			}
+		}
+		out = append(out, vf)
 	}
 	for _, e := range entities {
 		if !slices.Contains(flowing, e) {
@@ -341,7 +348,11 @@ func compareFlow(f verifyFlow, from, to map[string]map[string]any, room int) (*f
 			res.Compared++
 			differs := false
 			for _, field := range f.Fields {
-				if a, b := fv[field], tv[field]; !sameValue(a, b) {
+				a, b := fv[field], tv[field]
+				if sub, ok := f.Sub[field]; ok {
+					a, b = pickRecord(a, sub), pickRecord(b, sub)
+				}
+				if !sameValue(a, b) {
 					differs = true
 					add(verifyDiffer{Kind: "different", Key: k, Field: field, FromValue: a, ToValue: b})
 				}
@@ -412,6 +423,15 @@ func sameValue(a, b any) bool {
 		return false
 	}
 	return capture.Equal(a, b)
+}
+
+// pickRecord keeps the fields of a record value; other values stay.
+func pickRecord(v any, fields []string) any {
+	rec, ok := v.(map[string]any)
+	if !ok {
+		return v
+	}
+	return pick(rec, fields)
 }
 
 // pick returns the values of fields that vals holds.

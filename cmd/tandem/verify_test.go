@@ -257,7 +257,7 @@ func TestVerifyFakeSystems(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := fmt.Sprint(flows); got != "[{customer shop erp [email last_name] true} {order shop erp [currency customer_email number total] true} {order erp shop [status] false}]" {
+	if got := fmt.Sprint(flows); got != "[{customer shop erp [email last_name] map[] true} {order shop erp [currency customer_email number total] map[] true} {order erp shop [status] map[] false}]" {
 		t.Errorf("flows %s", got)
 	}
 	rep, err := verify(context.Background(), cfg, flows, verifyFakes(), 0)
