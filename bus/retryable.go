@@ -15,6 +15,11 @@ import (
 func Retryable(err error) bool {
 	var ke kafka.Error
 	if errors.As(err, &ke) {
+		switch ke {
+		case kafka.BrokerNotAvailable, kafka.ReplicaNotAvailable, kafka.GroupCoordinatorNotAvailable, kafka.NotCoordinatorForGroup,
+			kafka.NotController, kafka.KafkaStorageError, kafka.NotEnoughReplicas, kafka.NotEnoughReplicasAfterAppend:
+			return true // a broker starting or stopping; kafka-go does not call these temporary
+		}
 		return ke.Temporary()
 	}
 	var ne net.Error

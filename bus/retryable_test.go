@@ -19,6 +19,7 @@ func TestRetryable(t *testing.T) {
 		{&net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}, true},
 		{kafka.LeaderNotAvailable, true},
 		{kafka.NotLeaderForPartition, true},
+		{fmt.Errorf("create topics: %w", kafka.BrokerNotAvailable), true}, // seen while the broker restarts
 		{kafka.MessageSizeTooLarge, false},
 		{kafka.TopicAuthorizationFailed, false},
 		{errors.New("avro: bad record"), false},
