@@ -1478,7 +1478,8 @@ type erpSaleOrder struct {
 	id                int64
 	name              string
 	clientRef         *string
-	partner, shipping int64
+	partner, shipping int64 // the invoice and delivery addresses
+	customer          int64 // partner_id
 	currency          int64
 }
 
@@ -1669,9 +1670,9 @@ func insertMoveLines(ctx context.Context, tx *sql.Tx, moveID int64, j *journal, 
 // confirmation, delivery or invoice.
 func loadSaleOrder(ctx context.Context, tx *sql.Tx, where string, arg any) (erpSaleOrder, error) {
 	var so erpSaleOrder
-	err := tx.QueryRowContext(ctx, `SELECT id, name, client_order_ref, partner_invoice_id, partner_shipping_id,
+	err := tx.QueryRowContext(ctx, `SELECT id, name, client_order_ref, partner_invoice_id, partner_shipping_id, partner_id,
 		COALESCE(currency_id, 1) FROM sale_order WHERE `+where+` ORDER BY id LIMIT 1 FOR NO KEY UPDATE`, arg).
-		Scan(&so.id, &so.name, &so.clientRef, &so.partner, &so.shipping, &so.currency)
+		Scan(&so.id, &so.name, &so.clientRef, &so.partner, &so.shipping, &so.customer, &so.currency)
 	if errors.Is(err, sql.ErrNoRows) {
 		return so, errIdle
 	}
@@ -1721,7 +1722,10 @@ func (g *generator) issueInvoice(ctx context.Context, r *rand.Rand) error {
 		if err != nil {
 			return err
 		}
-		if j.commercial, err = commercialPartner(ctx, tx, so.partner); err != nil {
+		// the invoice goes to the invoice address; its commercial partner is
+		// the customer's (an address partner tandem created for a shop
+		// order has no parent to take it from)
+		if j.commercial, err = commercialPartner(ctx, tx, so.customer); err != nil {
 			return err
 		}
 		j.currency = so.currency
@@ -1807,7 +1811,7 @@ func (g *generator) approveReturn(ctx context.Context, r *rand.Rand) error {
 		if partner != nil {
 			p = *partner
 		}
-		if j.commercial, err = commercialPartner(ctx, tx, p); err != nil {
+		if j.commercial, err = commercialPartner(ctx, tx, so.customer); err != nil {
 			return err
 		}
 		j.currency = so.currency
