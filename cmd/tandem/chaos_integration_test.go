@@ -268,6 +268,34 @@ func TestIntegrationE2EChaos(t *testing.T) {
 	}
 	t.Logf("%d shop orders, all in the ERP exactly once (%d ERP orders)", len(shopOrders), len(erpOrders))
 
+	// what lives on the shop's order row (create: false), which verify
+	// compares only where both sides have it: every ERP invoice and
+	// tracking number of a shop order is on that order
+	for what, q := range map[string][2]string{
+		"invoice numbers": {`SELECT ref || '=' || name FROM account_move WHERE move_type = 'out_invoice' AND ref IS NOT NULL`,
+			`SELECT CONCAT(order_id, '=', meta_value) FROM wp_wc_orders_meta WHERE meta_key = '_invoice_number'`},
+		"tracking numbers": {`SELECT so.client_order_ref || '=' || p.carrier_tracking_ref FROM stock_picking p JOIN sale_order so ON so.id = p.sale_id
+			WHERE p.carrier_tracking_ref IS NOT NULL AND so.client_order_ref IS NOT NULL`,
+			`SELECT CONCAT(order_id, '=', meta_value) FROM wp_wc_orders_meta WHERE meta_key = '_tracking_number'`},
+	} {
+		inShop := map[string]bool{}
+		for _, v := range column(t, e.shop, q[1]) {
+			inShop[v] = true
+		}
+		erpSide := column(t, e.erp, q[0])
+		var lost []string
+		for _, v := range erpSide {
+			if !inShop[v] {
+				lost = append(lost, v)
+			}
+		}
+		if len(lost) > 0 {
+			t.Errorf("%d of %d ERP %s (order=number) are not on the shop's orders: %v", len(lost), len(erpSide), what, lost[:min(len(lost), 10)])
+		} else {
+			t.Logf("all %d ERP %s are on the shop's orders", len(erpSide), what)
+		}
+	}
+
 	out, code := run(t, "verify", "--config", cfg, "--limit", "20")
 	if code != 0 {
 		t.Errorf("tandem verify after the chaos: exit %d\n%s", code, out)
