@@ -61,7 +61,7 @@ func chaosConfig(t *testing.T, preset, broker, prefix, metrics string) string {
 	return tempConfig(t, s)
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -32,7 +32,7 @@ func run(t *testing.T, args ...string) (string, int) {
 	return out.String() + err.Error(), exitFailed
 }
 
-func tempConfig(t *testing.T, body string) string {
+func tempConfig(t testing.TB, body string) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "tandem.yaml")
 	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {

@@ -22,7 +22,7 @@ import (
 )
 
 // buildTandem builds the binary once per test run.
-func buildTandem(t *testing.T) string {
+func buildTandem(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "tandem")
 	cmd := exec.Command("go", "build", "-o", bin, ".")
@@ -37,7 +37,7 @@ type proc struct {
 	log *os.File
 }
 
-func startTandem(t *testing.T, bin, cfg, logPath string) *proc {
+func startTandem(t testing.TB, bin, cfg, logPath string) *proc {
 	t.Helper()
 	lf, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
