@@ -10,7 +10,7 @@ import (
 	"github.com/tandem-sync/tandem/internal/config"
 )
 
-func loadExample(t *testing.T, name string) *Config {
+func loadExample(t testing.TB, name string) *Config {
 	t.Helper()
 	path := filepath.Join("..", "deploy", "examples", name)
 	src, err := os.ReadFile(path)

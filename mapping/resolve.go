@@ -68,9 +68,38 @@ type Resolver struct {
 // child, its parent's local id. absent marks a local id that is not an
 // instance of the entity (no root row, or one the where filter excludes).
 type identity struct {
-	key    map[string]any
+	key    keyVals
 	parent string
 	absent bool
+}
+
+// keyVals holds an identity's few key and match fields as a slice, not a
+// map: an identity is a key_cache entry, and a map of one or two fields
+// takes several times the memory (585 bytes an entry with a map).
+type keyVals []keyVal
+
+type keyVal struct {
+	field string
+	value any
+}
+
+func (k keyVals) get(field string) (any, bool) {
+	for _, kv := range k {
+		if kv.field == field {
+			return kv.value, true
+		}
+	}
+	return nil, false
+}
+
+func (k *keyVals) set(field string, v any) {
+	for i := range *k {
+		if (*k)[i].field == field {
+			(*k)[i].value = v
+			return
+		}
+	}
+	*k = append(*k, keyVal{field, v})
 }
 
 // NewResolver builds the resolver of system sys, reading rows through src.
@@ -157,8 +186,8 @@ func (r *Resolver) Resolve(ctx context.Context, deltas []*Delta) ([]Resolved, er
 			continue
 		}
 		values := make(map[string]any, len(id.key)+len(d.Fields)+2)
-		for f, v := range id.key {
-			values[f] = v
+		for _, kv := range id.key {
+			values[kv.field] = kv.value
 		}
 		for f, v := range d.Fields {
 			values[f] = v
@@ -197,18 +226,17 @@ func (r *Resolver) learn(d *Delta) {
 	if !known && !d.Root {
 		return // a meta or joined row alone: the key comes from a lookup
 	}
-	next := identity{key: map[string]any{}, parent: id.parent}
-	for f, v := range id.key {
-		next.key[f] = v
-	}
+	next := identity{key: make(keyVals, len(id.key), len(id.key)+len(d.Key)), parent: id.parent}
+	copy(next.key, id.key)
 	for f, v := range d.Key {
-		next.key[f] = v
+		next.key.set(f, v)
 	}
 	for _, f := range r.idFields[d.Entity] {
 		if v, ok := d.Fields[f]; ok && v != nil {
-			next.key[f] = v
+			next.key.set(f, v)
 		}
 	}
+	next.key = slices.Clip(next.key)
 	if d.Parent != "" {
 		next.parent = d.Parent
 	}
@@ -225,7 +253,7 @@ func (r *Resolver) learn(d *Delta) {
 // hold match fields without one: an order with no shipment yet).
 func (r *Resolver) anyKey(entity string, id identity) bool {
 	for _, f := range r.cat[entity].Key {
-		if _, ok := id.key[f]; ok {
+		if _, ok := id.key.get(f); ok {
 			return true
 		}
 	}
@@ -238,7 +266,7 @@ func (r *Resolver) complete(entity string, id identity) bool {
 	info := r.cat[entity]
 	m := r.sys.Entities[entity]
 	for _, f := range info.Key {
-		if _, ok := id.key[f]; !ok && !r.fromParent(entity, f) {
+		if _, ok := id.key.get(f); !ok && !r.fromParent(entity, f) {
 			return false
 		}
 	}
@@ -289,9 +317,9 @@ func (r *Resolver) identify(ctx context.Context, deltas []*Delta) error {
 			}
 		}
 		if id, ok := r.ids.Peek(deltaKey{entity: d.Entity, id: d.LocalID}); ok {
-			for f, v := range id.key { // a key or match field that is a reference holds a local id
-				if spec, ok := findSpec(m, f); ok && spec.Ref != "" && v != nil {
-					ask(spec.Ref, text(v))
+			for _, kv := range id.key { // a key or match field that is a reference holds a local id
+				if spec, ok := findSpec(m, kv.field); ok && spec.Ref != "" && kv.value != nil {
+					ask(spec.Ref, text(kv.value))
 				}
 			}
 		}
@@ -318,15 +346,16 @@ func (r *Resolver) load(ctx context.Context, need map[string][]string) error {
 			if !d.Root {
 				continue
 			}
-			id := identity{key: map[string]any{}, parent: d.Parent}
+			id := identity{parent: d.Parent}
 			for f, v := range d.Key {
-				id.key[f] = v
+				id.key.set(f, v)
 			}
 			for _, f := range r.idFields[ent] {
 				if v, ok := d.Fields[f]; ok && v != nil {
-					id.key[f] = v
+					id.key.set(f, v)
 				}
 			}
+			id.key = slices.Clip(id.key)
 			found[d.LocalID] = true
 			r.ids.Add(deltaKey{entity: ent, id: d.LocalID}, id)
 		}
@@ -360,7 +389,7 @@ func (r *Resolver) parentKey(values map[string]any, d *Delta, id identity) error
 		if _, set := values[f]; set || i >= len(parentKey) {
 			continue
 		}
-		values[f] = pid.key[parentKey[i]]
+		values[f], _ = pid.key.get(parentKey[i])
 	}
 	return nil
 }
@@ -382,7 +411,7 @@ func (r *Resolver) refs(values map[string]any, d *Delta) {
 			r.Unresolved(d.Entity, fmt.Sprintf("field %s refers to %s %s, which cannot be found", f, spec.Ref, text(v)))
 			continue
 		}
-		values[f] = id.key[target.Key[0]]
+		values[f], _ = id.key.get(target.Key[0])
 	}
 }
 

@@ -3,8 +3,11 @@ package mapping
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -299,4 +302,34 @@ func TestResolveRefKeyOnUpdate(t *testing.T) {
 	if sl.Values["sku"] != "MUG-S" || !reflect.DeepEqual(sl.Changed, []string{"quantity"}) {
 		t.Errorf("stock_level %+v", sl)
 	}
+}
+
+// BenchmarkResolverIdentityMemory: the heap one remembered instance
+// identity takes (an entry of capture.key_cache).
+func BenchmarkResolverIdentityMemory(b *testing.B) {
+	cfg := loadExample(b, "woocommerce-odoo.yaml")
+	const n = 100_000
+	var per float64
+	for range b.N {
+		r, err := NewResolver(cfg, "shop", nil, n)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		for i := range n {
+			r.learn(&Delta{Entity: "product", LocalID: strconv.Itoa(i), Root: true, Op: capture.OpInsert,
+				Fields: map[string]any{"sku": fmt.Sprintf("SKU-%06d", i), "name": "Mug"}})
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		if r.ids.Len() != n {
+			b.Fatalf("%d identities remembered, want %d", r.ids.Len(), n)
+		}
+		per = float64(after.HeapAlloc-before.HeapAlloc) / n
+		runtime.KeepAlive(r)
+	}
+	b.ReportMetric(per, "B/identity")
+	b.ReportMetric(0, "ns/op")
 }
