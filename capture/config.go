@@ -28,7 +28,7 @@ type Config struct {
 	ServerID    uint32        `yaml:"server_id" doc:"MySQL/MariaDB: the replica server_id tandem uses; must differ from every server and replica in the topology."`
 	Flavor      string        `yaml:"flavor" doc:"MySQL/MariaDB: auto, mariadb or mysql (GTID format). auto asks the server."`
 	RawTopics   string        `yaml:"raw_topics" doc:"Which tables also get a raw row topic (<prefix>.<system>.<schema>.<table>): unmapped (tables no entity mapping reads; mapped tables publish entity events), all, or none."`
-	KeyCache    int           `yaml:"key_cache" doc:"How many entity identities (natural key, parent) to remember, so that a change to one EAV or joined row is keyed without a lookup on the source."`
+	KeyCache    int           `yaml:"key_cache" doc:"How many entity identities (natural key, parent) to remember, so that a change to one EAV or joined row is keyed without a lookup on the source; about 300 bytes each."`
 }
 
 // Raw topic modes.
@@ -48,7 +48,7 @@ func Default() Config {
 		ChunkRows: 10000,
 		Flavor:    "auto",
 		RawTopics: RawUnmapped,
-		KeyCache:  200_000,
+		KeyCache:  100_000,
 	}
 }
 

@@ -28,7 +28,7 @@ const ReasonNoKey = "no natural key"
 
 // DefaultKeyCache is how many instance identities a Resolver remembers
 // when NewResolver is given no size.
-const DefaultKeyCache = 200_000
+const DefaultKeyCache = 100_000
 
 // Resolved is a delta ready to publish: its natural key (and, for a child,
 // the aggregate key) resolved, and ref fields turned from local ids into
