@@ -11,7 +11,7 @@ export TANDEM_TEST_KAFKA ?= 127.0.0.1:59092
 export TANDEM_TEST_REGISTRY ?= http://127.0.0.1:58081/apis/ccompat/v7
 STATICCHECK_VERSION := v0.8.2
 
-.PHONY: help build test unit integration soak up down status demo bench lint docs clean
+.PHONY: help build test unit integration soak up down status demo bench bench-full lint docs clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -43,9 +43,12 @@ status: ## show the local stack
 demo: build up ## set up everything and run the live demo (WooCommerce shop <-> Odoo ERP) until Ctrl-C; DEMO_ARGS="--duration 60s" bounds it
 	./$(BIN) demo --config deploy/examples/woocommerce-odoo.yaml $(DEMO_ARGS)
 
-bench: up ## run the benchmarks (unit benchmarks, then capture throughput against the local stack)
-	$(GO) test -run '^$$' -bench . -benchmem ./...
-	$(GO) test -tags integration -run '^$$' -bench . -benchtime 3x -timeout 20m ./cmd/tandem/
+MODE ?= quick
+bench: up ## run every benchmark against the local stack (quick, < 3 min; MODE=full for longer) into bench/results/<date>.{txt,md,svg}
+	GO=$(GO) bash bench/run.sh $(MODE)
+
+bench-full: up ## the benchmarks with bigger workloads and more runs (make bench MODE=full)
+	GO=$(GO) bash bench/run.sh full
 
 lint: ## gofmt, go vet and staticcheck
 	@out="$$(gofmt -l .)"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

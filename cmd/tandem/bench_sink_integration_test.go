@@ -29,14 +29,37 @@ type seqPos uint64
 func (p seqPos) String() string { return fmt.Sprintf("bench:%d", uint64(p)) }
 func (p seqPos) Key() []byte    { return binary.BigEndian.AppendUint64(nil, uint64(p)) }
 
-// sinkBenchEvents is the fixed workload of the sink benchmarks: this many
-// new customers (email, first and last name, phone, external id, company
-// flag, creation time), in source transactions of 100.
-const sinkBenchEvents = 20_000
+// sinkRows is the workload size of the sink benchmarks and their limits:
+// TANDEM_BENCH_SINK_ROWS (default 20,000) new customers, in source
+// transactions of 100.
+func sinkRows(b *testing.B) int { return benchEnvInt(b, "TANDEM_BENCH_SINK_ROWS", 20_000) }
 
-// preloadCustomers writes the workload, Avro-encoded as a capture would, to
-// the customer topic of system src.
-func preloadCustomers(b *testing.B, src string) {
+// benchCustomer is customer i of the sink workload: email (24 characters),
+// first and last name, phone, external id, company flag (every 7th) and
+// creation time.
+type benchCustomer struct {
+	email, first, last, phone, ref string
+	company                        bool
+	created                        time.Time
+}
+
+func newBenchCustomer(i int) benchCustomer {
+	return benchCustomer{email: fmt.Sprintf("customer%06d@example.com", i), first: "First", last: fmt.Sprintf("Last %d", i),
+		phone: "+49 30 1234567", ref: fmt.Sprint(i), company: i%7 == 0, created: time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)}
+}
+
+// The sink benchmarks' target tables, in PostgreSQL and in MariaDB; %s is
+// the table.
+const (
+	benchPartnerPG = `CREATE TABLE %s (id serial PRIMARY KEY, email text UNIQUE, first_name text, last_name text, phone text, ref text,
+		is_company bool, created_at timestamp)`
+	benchPartnerMy = `CREATE TABLE %s (id BIGINT AUTO_INCREMENT PRIMARY KEY, email VARCHAR(100) UNIQUE, first_name VARCHAR(100),
+		last_name VARCHAR(100), phone VARCHAR(40), ref VARCHAR(40), is_company BOOL, created_at DATETIME(6))`
+)
+
+// preloadCustomers writes the workload (n customers), Avro-encoded as a
+// capture would, to the customer topic of system src.
+func preloadCustomers(b *testing.B, src string, n int) {
 	b.Helper()
 	ctx := context.Background()
 	rc := schema.DefaultRegistry()
@@ -48,13 +71,13 @@ func preloadCustomers(b *testing.B, src string) {
 	w := &kafka.Writer{Addr: kafka.TCP(testenv.KafkaBroker()), RequiredAcks: kafka.RequireAll, BatchSize: 1000, BatchTimeout: 5 * time.Millisecond,
 		Balancer: &kafka.Hash{}, AllowAutoTopicCreation: true}
 	defer w.Close()
-	created := time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)
 	var msgs []kafka.Message
-	for i := range sinkBenchEvents {
-		tx := &capture.TxBegin{ID: fmt.Sprint(i / 100), Position: seqPos(i / 100), CommitTime: created}
+	for i := range n {
+		c := newBenchCustomer(i)
+		tx := &capture.TxBegin{ID: fmt.Sprint(i / 100), Position: seqPos(i / 100), CommitTime: c.created}
 		rec, err := ser.Entity(ctx, tx, &schema.EntityEvent{Entity: "customer", Op: capture.OpInsert, Seq: uint64(i % 100),
-			Values: map[string]any{"email": fmt.Sprintf("customer%06d@example.com", i), "first_name": "First", "last_name": fmt.Sprintf("Last %d", i),
-				"phone": "+49 30 1234567", "external_id": fmt.Sprint(i), "is_company": i%7 == 0, "created_at": created},
+			Values: map[string]any{"email": c.email, "first_name": c.first, "last_name": c.last,
+				"phone": c.phone, "external_id": c.ref, "is_company": c.company, "created_at": c.created},
 			Changed: []string{"created_at", "email", "external_id", "first_name", "is_company", "last_name", "phone"}})
 		if err != nil {
 			b.Fatal(err)
@@ -72,6 +95,7 @@ func preloadCustomers(b *testing.B, src string) {
 // workload is preloaded on Kafka, then a sink starts from the beginning
 // and the clock runs until the target holds every row.
 func benchSink(b *testing.B, target func(src, dst string) (cfg string, count func() int)) {
+	rows := sinkRows(b)
 	var total time.Duration
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
@@ -82,7 +106,7 @@ func benchSink(b *testing.B, target func(src, dst string) (cfg string, count fun
 		if err := kc.EnsureTopics(context.Background(), nil, "tandem."+src+".customer"); err != nil {
 			b.Fatal(err)
 		}
-		preloadCustomers(b, src)
+		preloadCustomers(b, src, rows)
 		cfgText, count := target(src, dst)
 		cfg, err := mapping.Load("bench.yaml", []byte(cfgText), config.Env{Lookup: os.LookupEnv})
 		if err != nil {
@@ -97,11 +121,11 @@ func benchSink(b *testing.B, target func(src, dst string) (cfg string, count fun
 				drain: time.Second, role: roleSink})
 		}()
 		deadline := time.Now().Add(5 * time.Minute)
-		for count() < sinkBenchEvents {
+		for count() < rows {
 			if time.Now().After(deadline) {
-				b.Fatalf("the target has %d of %d rows after 5 minutes", count(), sinkBenchEvents)
+				b.Fatalf("the target has %d of %d rows after 5 minutes", count(), rows)
 			}
-			time.Sleep(20 * time.Millisecond)
+			time.Sleep(20 * time.Millisecond) // count(*) is not free: poll no more often
 		}
 		total += time.Since(start)
 		b.StopTimer()
@@ -110,7 +134,7 @@ func benchSink(b *testing.B, target func(src, dst string) (cfg string, count fun
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64(sinkBenchEvents*b.N)/total.Seconds(), "rows/s")
+	b.ReportMetric(float64(rows*b.N)/total.Seconds(), "rows/s")
 	b.ReportMetric(0, "ns/op")
 }
 
@@ -142,26 +166,28 @@ const benchCustomerEntity = `    entities:
           created_at: {column: created_at, timezone: UTC}
 `
 
-// BenchmarkSinkApplyPostgres: sink apply into PostgreSQL. Workload:
-// sinkBenchEvents new customers into a 8-column table with a unique email.
+// BenchmarkSinkApplyPostgres: sink apply into PostgreSQL, rows/s.
+// Workload: TANDEM_BENCH_SINK_ROWS new customers (Avro entity events on a
+// topic of 3 partitions, preloaded; source transactions of 100) inserted
+// into an 8-column table (serial key, unique email, 4 short texts, bool,
+// timestamp; about 80 bytes a row). The clock runs from the sink's start
+// until the table holds every row.
 func BenchmarkSinkApplyPostgres(b *testing.B) {
 	conn := pgConn(b)
 	benchSink(b, func(src, dst string) (string, func() int) {
-		mustExec(b, conn, `DROP TABLE IF EXISTS bench_partner`,
-			`CREATE TABLE bench_partner (id serial PRIMARY KEY, email text UNIQUE, first_name text, last_name text, phone text, ref text,
-				is_company bool, created_at timestamp)`)
+		mustExec(b, conn, `DROP TABLE IF EXISTS bench_partner`, fmt.Sprintf(benchPartnerPG, "bench_partner"))
 		cfg := sinkBenchConfig(src, pgSystem(dst, ""), fmt.Sprintf(benchCustomerEntity, "public.bench_partner"))
 		return replaceDst(cfg, dst), func() int { return pgCount(b, conn, "bench_partner") }
 	})
 }
 
-// BenchmarkSinkApplyMariaDB is the same workload into MariaDB.
+// BenchmarkSinkApplyMariaDB: sink apply into MariaDB, rows/s. Workload: as
+// BenchmarkSinkApplyPostgres, into the same table shape (BIGINT
+// AUTO_INCREMENT key, unique VARCHAR email, DATETIME(6)).
 func BenchmarkSinkApplyMariaDB(b *testing.B) {
 	db := myDB(b)
 	benchSink(b, func(src, dst string) (string, func() int) {
-		myMust(b, db, `DROP TABLE IF EXISTS tandem.bench_partner`,
-			`CREATE TABLE tandem.bench_partner (id BIGINT AUTO_INCREMENT PRIMARY KEY, email VARCHAR(100) UNIQUE, first_name VARCHAR(100),
-				last_name VARCHAR(100), phone VARCHAR(40), ref VARCHAR(40), is_company BOOL, created_at DATETIME(6))`)
+		myMust(b, db, `DROP TABLE IF EXISTS tandem.bench_partner`, fmt.Sprintf(benchPartnerMy, "tandem.bench_partner"))
 		cfg := sinkBenchConfig(src, mysqlSystem(dst, nil, ""), fmt.Sprintf(benchCustomerEntity, "tandem.bench_partner"))
 		return replaceDst(cfg, dst), func() int { return myCount(b, db, "tandem.bench_partner") }
 	})
