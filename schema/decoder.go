@@ -32,6 +32,7 @@ type Decoder struct {
 type readerSchema struct {
 	codec *goavro.Codec
 	shape *shape
+	bin   *binaryReader
 }
 
 // NewDecoder returns a Decoder that fetches schemas from reg.
@@ -63,14 +64,14 @@ func (d *Decoder) DecodeAny(ctx context.Context, value []byte) (any, int, error)
 	if err != nil {
 		return nil, id, err
 	}
-	v, rest, err := rs.codec.NativeFromBinary(body)
+	v, rest, err := rs.bin.decode(body)
 	if err != nil {
 		return nil, id, fmt.Errorf("decode with schema %d: %w", id, err)
 	}
 	if len(rest) != 0 {
 		return nil, id, fmt.Errorf("decode with schema %d: %d bytes left after the value", id, len(rest))
 	}
-	return unwrap(v, rs.shape), id, nil
+	return v, id, nil
 }
 
 func (d *Decoder) schema(ctx context.Context, id int) (*readerSchema, error) {
@@ -84,20 +85,32 @@ func (d *Decoder) schema(ctx context.Context, id int) (*readerSchema, error) {
 	if err != nil {
 		return nil, err
 	}
-	codec, err := goavro.NewCodec(text)
-	if err != nil {
+	if rs, err = d.compile(text); err != nil {
 		return nil, fmt.Errorf("schema %d: %w", id, err)
 	}
-	var parsed any
-	if err := json.Unmarshal([]byte(text), &parsed); err != nil {
-		return nil, fmt.Errorf("schema %d: %w", id, err)
-	}
-	p := shapeParser{named: map[string]*shape{}}
-	rs = &readerSchema{codec: codec, shape: p.parse(parsed, "")}
 	d.mu.Lock()
 	d.codecs[id] = rs
 	d.mu.Unlock()
 	return rs, nil
+}
+
+// compile makes the readers of a schema: goavro's codec (which checks the
+// schema) and the binary reader that decodes.
+func (d *Decoder) compile(text string) (*readerSchema, error) {
+	codec, err := goavro.NewCodec(text)
+	if err != nil {
+		return nil, err
+	}
+	var parsed any
+	if err := json.Unmarshal([]byte(text), &parsed); err != nil {
+		return nil, err
+	}
+	br, err := newBinaryReader(text)
+	if err != nil {
+		return nil, err
+	}
+	p := shapeParser{named: map[string]*shape{}}
+	return &readerSchema{codec: codec, shape: p.parse(parsed, ""), bin: br}, nil
 }
 
 // RecordName returns the full name of the record schema id (e.g.
