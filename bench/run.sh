@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every benchmark against the local stack (make up first; make bench
-# does) and writes bench/results/<YYYY-MM-DD>.{txt,md,svg}: the raw go test
+# does) and writes bench/results/<YYYY-MM-DD>.{txt,md,svg} (full mode:
+# <YYYY-MM-DD>-full.*): the raw go test
 # output with the machine and the versions, the table, and the plot.
 #
 #   bash bench/run.sh [quick|full]     # make bench / make bench-full
@@ -30,6 +31,7 @@ export TANDEM_BENCH_LATENCY_SECONDS="${TANDEM_BENCH_LATENCY_SECONDS:-$latency}"
 filter="${BENCH_FILTER:-.}"
 
 day="$(date -u +%F)"
+[ "$mode" = full ] && day="$day-full"
 out=bench/results
 mkdir -p "$out"
 raw="$out/$day.txt"
