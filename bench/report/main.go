@@ -31,6 +31,7 @@ func run(args []string) error {
 	md := fs.String("md", "", "markdown to write (default: -in with .md)")
 	svg := fs.String("svg", "", "plot to write (default: -in with .svg)")
 	src := fs.String("src", ".", "folder whose test files document the benchmarks")
+	notesPath := fs.String("notes", "bench/profiling.md", "markdown of what the profiles showed and what changed, included in the report (if it exists)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -60,6 +61,10 @@ func run(args []string) error {
 	if err != nil {
 		return fmt.Errorf("read the benchmarks' doc comments: %w", err)
 	}
+	notes, err := os.ReadFile(*notesPath)
+	if err != nil && !os.IsNotExist(err) {
+		return err
+	}
 	title := filepath.Base(base)
 	if err := writeFile(*svg, func(f *os.File) error { return WriteSVG(f, set, title) }); err != nil {
 		return err
@@ -68,7 +73,7 @@ func run(args []string) error {
 	if err != nil {
 		rel = *svg
 	}
-	return writeFile(*md, func(f *os.File) error { return WriteMarkdown(f, set, title, rel, docs) })
+	return writeFile(*md, func(f *os.File) error { return WriteMarkdown(f, set, title, rel, docs, string(notes)) })
 }
 
 func writeFile(path string, write func(*os.File) error) error {

@@ -89,8 +89,9 @@ func isLatency(r *Result) bool {
 
 // WriteMarkdown writes the report: the run, the machine and versions,
 // throughput against the limits and targets, latency and memory, every
-// metric, the workloads, and the plot.
-func WriteMarkdown(w io.Writer, s *Set, title, plot string, docs map[string]string) error {
+// metric, the profiling notes (bench/profiling.md), the workloads, and the
+// plot.
+func WriteMarkdown(w io.Writer, s *Set, title, plot string, docs map[string]string, notes string) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# tandem benchmarks, %s\n\n", title)
 	b.WriteString("Every figure is the median of the runs, with the minimum and the maximum in parentheses. " +
@@ -104,6 +105,9 @@ func WriteMarkdown(w io.Writer, s *Set, title, plot string, docs map[string]stri
 	writeThroughput(&b, s)
 	writeLatency(&b, s)
 	writeAll(&b, s)
+	if notes = strings.TrimSpace(notes); notes != "" {
+		b.WriteString("## Profiles and changes\n\n" + notes + "\n\n")
+	}
 	writeWorkloads(&b, s, docs)
 	if plot != "" {
 		fmt.Fprintf(&b, "## Plot\n\n![throughput and latency](%s)\n", plot)

@@ -174,7 +174,7 @@ func TestWriteMarkdown(t *testing.T) {
 	var b strings.Builder
 	docs := map[string]string{"BenchmarkCapturePostgres": "BenchmarkCapturePostgres: inserts in transactions of 1,000.",
 		"BenchmarkSerializerChange": "BenchmarkSerializerChange encodes an insert."}
-	if err := WriteMarkdown(&b, s, "2026-11-30", "2026-11-30.svg", docs); err != nil {
+	if err := WriteMarkdown(&b, s, "2026-11-30", "2026-11-30.svg", docs, "The sink decodes Avro itself.\n"); err != nil {
 		t.Fatal(err)
 	}
 	md := b.String()
@@ -192,6 +192,7 @@ func TestWriteMarkdown(t *testing.T) {
 		"- **SerializerChange**: encodes an insert.",
 		"These benchmarks failed; see the raw output: BenchmarkSinkApplyMariaDB",
 		"![throughput and latency](2026-11-30.svg)",
+		"## Profiles and changes\n\nThe sink decodes Avro itself.\n",
 	)
 	if strings.Contains(md, "| CapturePostgres/BulkInsert | ns/op") {
 		t.Error("the all-zero ns/op of an integration benchmark is listed")
