@@ -21,8 +21,9 @@ import (
 type bulkPlan struct {
 	ent    string
 	m      *mapping.EntityMapping
-	key    place   // the field that finds rows: a plain root column
-	fields []place // every mapped root field (key included), constants aside
+	key    place          // the field that finds rows: a plain root column
+	fields []place        // every mapped root field (key included), constants aside, by name
+	index  map[string]int // field -> its place in fields
 	refs   map[string]*bulkPlan
 }
 
@@ -51,7 +52,7 @@ func (w *Writer) makeBulkPlan(ent string, withRefs bool) *bulkPlan {
 	if !ok || key.kind != rootCol || key.spec.Const != nil || key.spec.Ref != "" || key.spec.JSON != "" {
 		return nil
 	}
-	p := &bulkPlan{ent: ent, m: m, key: key, refs: map[string]*bulkPlan{}}
+	p := &bulkPlan{ent: ent, m: m, key: key, refs: map[string]*bulkPlan{}, index: map[string]int{}}
 	for _, f := range sortedKeys(m.Fields) {
 		fp, _ := w.placeOf(ent, m, f)
 		if fp.spec.Const != nil {
@@ -70,6 +71,7 @@ func (w *Writer) makeBulkPlan(ent string, withRefs bool) *bulkPlan {
 			}
 			p.refs[f] = rp
 		}
+		p.index[f] = len(p.fields)
 		p.fields = append(p.fields, fp)
 	}
 	return p
@@ -242,26 +244,32 @@ func (w *Writer) bulkApply(ctx context.Context, tx Tx, p *bulkPlan, ev *Event, r
 		return 0, nil, &MissingRef{Entity: ev.Entity, Key: keyText(ev.Values, []string{p.key.field}),
 			Why: "the row it lives on; this mapping does not create rows"}
 	}
-	fields := ev.Changed
-	if !exists {
-		fields = sortedKeys(ev.Values)
-	}
-	var write, foreign []place
-	for _, f := range fields {
-		fp, ok := w.placeOf(ev.Entity, p.m, f)
-		if !ok || fp.spec.Const != nil {
-			continue
+	// the fields to write: the changed ones on an existing row, all the
+	// event has on a new one (by name, as the plan lists them)
+	write := make([]*place, 0, len(p.fields))
+	var foreign []*place
+	add := func(fp *place) {
+		if _, has := ev.Values[fp.field]; !has {
+			return
 		}
-		if _, has := ev.Values[f]; !has {
-			continue
-		}
-		if slices.Contains(allowed, f) {
+		if slices.Contains(allowed, fp.field) {
 			write = append(write, fp)
 		} else if exists {
 			foreign = append(foreign, fp)
 		}
 	}
-	stored := func(fp place) (any, error) {
+	if exists {
+		for _, f := range ev.Changed {
+			if i, ok := p.index[f]; ok {
+				add(&p.fields[i])
+			}
+		}
+	} else {
+		for i := range p.fields {
+			add(&p.fields[i])
+		}
+	}
+	stored := func(fp *place) (any, error) {
 		v := ev.Values[fp.field]
 		if rp := p.refs[fp.field]; rp != nil && v != nil {
 			sv, err := w.storedValue(ctx, tx, rp.key, v)
@@ -274,7 +282,7 @@ func (w *Writer) bulkApply(ctx context.Context, tx Tx, p *bulkPlan, ev *Event, r
 			}
 			return ref.id, nil
 		}
-		return w.storedValue(ctx, tx, fp, v)
+		return w.storedValue(ctx, tx, *fp, v)
 	}
 	if !exists {
 		cols := map[string]any{}
@@ -288,7 +296,7 @@ func (w *Writer) bulkApply(ctx context.Context, tx Tx, p *bulkPlan, ev *Event, r
 				return 0, nil, err
 			}
 			cols[fp.spec.Column] = sv
-			cur.remember(fp, sv, ev.Values[fp.field])
+			cur.remember(*fp, sv, ev.Values[fp.field])
 		}
 		cur.setUpdated()
 		rows[k] = &bulkRow{cur: cur, insert: cols}
@@ -304,7 +312,7 @@ func (w *Writer) bulkApply(ctx context.Context, tx Tx, p *bulkPlan, ev *Event, r
 	changed := false
 	for i, fp := range write {
 		sv := svs[i]
-		if w.same(fp, r.cur.vals[fp.field], ev.Values[fp.field], sv) {
+		if w.same(*fp, r.cur.vals[fp.field], ev.Values[fp.field], sv) {
 			continue
 		}
 		if keep, c := w.keepsTarget(ev, fp.field, r.cur); keep {
@@ -322,11 +330,11 @@ func (w *Writer) bulkApply(ctx context.Context, tx Tx, p *bulkPlan, ev *Event, r
 			target = r.update
 		}
 		target[fp.spec.Column] = sv
-		r.cur.remember(fp, sv, ev.Values[fp.field])
+		r.cur.remember(*fp, sv, ev.Values[fp.field])
 	}
 	r.cur.setUpdated()
 	for _, fp := range foreign {
-		if c := w.refused(ev, fp, r.cur); c != nil {
+		if c := w.refused(ev, *fp, r.cur); c != nil {
 			conflicts = append(conflicts, *c)
 		}
 	}
