@@ -62,6 +62,7 @@ tandem_version() {
   echo "memory: $(awk '/^MemTotal:/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
   echo "cpu-model: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)"
   echo "loadavg-start: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "kafka-topics: $(bash deploy/local/kafka.sh topics --list 2>/dev/null | wc -l)"
   echo "go: $("$GO" env GOVERSION)"
   echo "postgres: $(version psql "$pgdsn" -XAtc 'SHOW server_version')"
   echo "mariadb: $(version env MYSQL_PWD="${BASH_REMATCH[2]}" mysql -u"${BASH_REMATCH[1]}" -h"${BASH_REMATCH[3]}" -P"${BASH_REMATCH[4]}" -Nse 'SELECT VERSION()')"
@@ -69,6 +70,11 @@ tandem_version() {
   echo "tandem: $(tandem_version)"
 } > "$raw"
 cat "$raw"
+topics="$(sed -n 's/^kafka-topics: //p' "$raw")"
+if [ "${topics:-0}" -gt 500 ]; then
+  echo "warning: the local Kafka holds $topics topics from earlier runs, which slows it and every figure here;" >&2
+  echo "         for comparable figures: make down && rm -rf .state/kafka/data && make up" >&2
+fi
 
 start=$(date +%s)
 status=0

@@ -17,6 +17,7 @@ var machineKeys = []struct{ key, label string }{
 	{"goarch", "architecture"},
 	{"loadavg-start", "load average before"},
 	{"loadavg-end", "load average after"},
+	{"kafka-topics", "topics on the local Kafka at the start (thousands left by earlier runs slow it down)"},
 	{"go", "Go"},
 	{"postgres", "PostgreSQL"},
 	{"mariadb", "MariaDB"},
