@@ -3,13 +3,11 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -71,24 +69,6 @@ func freeAddr(t testing.TB) string {
 	return l.Addr().String()
 }
 
-// hasMetric reports whether the metrics page at addr has a sample whose
-// line starts with prefix.
-func hasMetric(addr, prefix string) bool {
-	c := http.Client{Timeout: 2 * time.Second}
-	resp, err := c.Get("http://" + addr + "/metrics")
-	if err != nil {
-		return false
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		if strings.HasPrefix(sc.Text(), prefix) {
-			return true
-		}
-	}
-	return false
-}
-
 // chaosEvent is one disruption: kill -9 of the replicator, or a Kafka
 // restart, at an offset from the start of the traffic.
 type chaosEvent struct {
@@ -144,7 +124,8 @@ func TestIntegrationE2EChaos(t *testing.T) {
 	}()
 	restart := func() { p = startTandem(t, bin, cfg, logPath) }
 	waitUntil(t, "the ERP capture streams", 2*time.Minute, func() bool {
-		return hasMetric(metrics, `tandem_capture_confirmed_lsn{system="erp"}`)
+		_, ok := scrapeSums(metrics, "system", "tandem_capture_confirmed_lsn")["tandem_capture_confirmed_lsn"]["erp"]
+		return ok
 	})
 	time.Sleep(2 * time.Second) // the shop's binlog position is taken at start too
 

@@ -203,6 +203,12 @@ func eq(t *testing.T, what, got, want string) {
 	}
 }
 
+// metaOfSKU reads a postmeta value of the shop product with sku.
+func metaOfSKU(db *sql.DB, sku, key string) (string, error) {
+	return str(db, `SELECT m.meta_value FROM wp_postmeta s JOIN wp_postmeta m ON m.post_id = s.post_id AND m.meta_key = ?
+		WHERE s.meta_key = '_sku' AND s.meta_value = ?`, key, sku)
+}
+
 func shopMeta(db *sql.DB, table, owner string, id any, key string) (string, error) {
 	return str(db, "SELECT meta_value FROM "+table+" WHERE "+owner+" = ? AND meta_key = ? ORDER BY 1 DESC LIMIT 1", id, key)
 }
@@ -363,8 +369,7 @@ func TestIntegrationE2EPresetFlows(t *testing.T) {
 			t.Fatal(err)
 		}
 		waitFor(t, "_price "+amount+" of "+sku, func() (bool, error) {
-			v, err := str(shop, `SELECT m.meta_value FROM wp_postmeta s JOIN wp_postmeta m ON m.post_id = s.post_id AND m.meta_key = '_price'
-				WHERE s.meta_key = '_sku' AND s.meta_value = ?`, sku)
+			v, err := metaOfSKU(shop, sku, "_price")
 			return num(v) == num(amount), err
 		})
 		e.verify(t, "price")
@@ -386,8 +391,7 @@ func TestIntegrationE2EPresetFlows(t *testing.T) {
 			}
 		}
 		waitFor(t, "_stock "+qty+" of "+sku, func() (bool, error) {
-			v, err := str(shop, `SELECT m.meta_value FROM wp_postmeta s JOIN wp_postmeta m ON m.post_id = s.post_id AND m.meta_key = '_stock'
-				WHERE s.meta_key = '_sku' AND s.meta_value = ?`, sku)
+			v, err := metaOfSKU(shop, sku, "_stock")
 			return num(v) == num(qty), err
 		})
 		e.verify(t, "stock_level")
